@@ -1,0 +1,91 @@
+"""The one exception hierarchy of pyapp.
+
+Every error pyapp raises derives from :class:`OwnFaceError`. Messages are written for the
+person in front of the camera or for the developer reading a log; none of them ever carries
+a biometric value, a secret or key material.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class OwnFaceError(Exception):
+    """Root of every error raised by pyapp."""
+
+
+class InputError(OwnFaceError, ValueError):
+    """A value handed to pyapp is malformed (wrong shape, dtype, size, NaN, truncated...)."""
+
+
+class ModelError(OwnFaceError):
+    """A model file or manifest is missing, malformed, or fails its sha256 check."""
+
+
+class Reason(str, Enum):
+    """Why a frame cannot be used: stable codes the UI maps to user-facing hints."""
+
+    NO_FACE = "no_face"
+    MANY_FACES = "many_faces"
+    TOO_SMALL = "too_small"
+    CUT_OFF = "cut_off"
+    TURNED = "turned"
+    TOO_DARK = "too_dark"
+    TOO_BRIGHT = "too_bright"
+    BLURRED = "blurred"
+
+
+REASON_TEXT: dict[Reason, str] = {
+    Reason.NO_FACE: "No face found. Please look at the camera.",
+    Reason.MANY_FACES: "More than one face found. Only one face, please.",
+    Reason.TOO_SMALL: "The face is too small. Please move closer.",
+    Reason.CUT_OFF: "The face is cut off. Please centre your face in the frame.",
+    Reason.TURNED: "The head is turned too far. Please look straight at the camera.",
+    Reason.TOO_DARK: "The picture is too dark. Please find more light.",
+    Reason.TOO_BRIGHT: "The picture is too bright. Please avoid direct light.",
+    Reason.BLURRED: "The picture is blurred. Please hold still.",
+}
+
+
+class QualityError(OwnFaceError):
+    """A frame failed a quality gate; ``reason`` says which one."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        message = REASON_TEXT[reason]
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class CaptureError(OwnFaceError):
+    """Too few frames of a burst passed the quality gates; ``reasons`` counts why."""
+
+    def __init__(self, used: int, needed: int, reasons: dict[Reason, int]) -> None:
+        self.used = used
+        self.needed = needed
+        self.reasons = reasons
+        most = max(reasons, key=lambda r: reasons[r]) if reasons else Reason.NO_FACE
+        super().__init__(
+            f"Only {used} of the frames were usable, {needed} needed. {REASON_TEXT[most]}"
+        )
+
+
+class DecodeError(OwnFaceError):
+    """An error-correcting decoder could not decode (too many errors)."""
+
+
+class NotMatched(OwnFaceError):
+    """The face does not open this protected template. Raised instead of returning False."""
+
+
+class CryptoError(OwnFaceError):
+    """A cryptographic value is invalid (bad point, bad signature, bad key)."""
+
+
+class ProtocolError(OwnFaceError, ValueError):
+    """A wire message is malformed: unknown field, wrong size, wrong version, bad encoding."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")

@@ -1,0 +1,41 @@
+"""The ports pyapp's core is given: small Protocols with one adapter per platform.
+
+The core never reaches for a clock, a random source or a model runtime itself; callers pass
+them in, so tests can use known-answer vectors and fixed time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+class Inference(Protocol):
+    """Runs one ONNX model: named float32 inputs in, named float32 outputs out."""
+
+    def run(self, inputs: Mapping[str, FloatArray]) -> dict[str, FloatArray]: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> float: ...
+
+
+class RandomBytes(Protocol):
+    def __call__(self, n: int) -> bytes: ...
+
+
+def system_clock() -> float:
+    """Seconds since the Unix epoch."""
+    return time.time()
+
+
+def system_random(n: int) -> bytes:
+    """``n`` bytes from the OS CSPRNG (``crypto.getRandomValues`` under Pyodide)."""
+    return os.urandom(n)

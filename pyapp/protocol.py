@@ -1,0 +1,315 @@
+"""OwnFace wire protocol, version 1: the ONLY module that defines wire formats and constants.
+
+The server imports this module; the browser app imports it (it is part of the pyapp wheel);
+JavaScript never repeats any of it. Every message is a JSON object with exactly the fields
+listed here (unknown fields are an error), bytes travel as unpadded base64url, and each
+message carries ``"v": 1``.
+
+Flows (all under ``API_PREFIX``):
+
+* consent:   POST consent            ConsentGrant    -> ConsentReceipt
+* enrol:     POST challenge          ChallengeRequest(purpose="enrol") -> Challenge
+             POST evaluate           EvaluateRequest -> Evaluation   (the OPRF step)
+             POST enrol              EnrolRequest    -> Enrolled
+* verify:    POST challenge          ChallengeRequest(purpose="verify") -> Challenge
+             POST evaluate           EvaluateRequest -> Evaluation
+             POST verify             VerifyRequest   -> Verified (a signed assertion)
+* withdraw:  POST consent/withdraw   Withdraw        -> Withdrawn
+
+Nothing here can carry an image, an embedding or its bits: the only biometric-derived values
+on the wire are the blinded OPRF element (uniformly random to the server), a public key, a
+signature and, in portable mode only, the helper data of the fuzzy commitment.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pyapp.errors import ProtocolError
+
+VERSION = 1
+API_PREFIX = "/api/v1"
+
+# --- sizes of the fixed-length values (bytes) ------------------------------------------------
+ELEMENT_BYTES = 32  # a ristretto255 group element (RFC 9496 encoding)
+SCALAR_BYTES = 32  # a ristretto255 scalar
+PUBLIC_KEY_BYTES = 32  # an Ed25519 public key (RFC 8032)
+SIGNATURE_BYTES = 64  # an Ed25519 signature
+NONCE_BYTES = 32  # a server challenge nonce
+CHALLENGE_ID_BYTES = 16
+CONSENT_ID_BYTES = 16
+SHA256_HEX_CHARS = 64
+MAX_HELPER_BYTES = 1024  # helper data of one protected template (portable mode only)
+MAX_BODY_BYTES = 16 * 1024  # no request body may be larger
+
+# --- parameters shared by client and server --------------------------------------------------
+OPRF_SUITE = "ristretto255-SHA512"  # RFC 9497, mode 0x00 (OPRF)
+OPRF_MODE = 0x00
+SIGNATURE_SCHEME = "Ed25519"
+KEY_INFO = b"OwnFace/1 signing key"  # HKDF info for the signing-key seed
+CHALLENGE_TTL_SECONDS = 120
+FACE_ATTEMPT_LIMIT = 5  # failed face attempts before the face path locks (password still works)
+
+Purpose = Literal["enrol", "verify", "withdraw"]
+PURPOSES: tuple[str, ...] = ("enrol", "verify", "withdraw")
+StorageMode = Literal["device", "portable"]
+STORAGE_MODES: tuple[str, ...] = ("device", "portable")
+CONSENT_PURPOSE = "face_verification"
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+# --- encodings -------------------------------------------------------------------------------
+def b64encode(data: bytes) -> str:
+    """Unpadded base64url, the only byte encoding on the wire."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: object, field: str, size: int | None = None, max_size: int | None = None
+              ) -> bytes:
+    """Strictly decode unpadded base64url, checking the decoded length."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ProtocolError(field, "must be unpadded base64url text")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(field, "must be unpadded base64url text") from exc
+    if b64encode(data) != text:
+        raise ProtocolError(field, "non-canonical base64url")
+    if size is not None and len(data) != size:
+        raise ProtocolError(field, f"must decode to exactly {size} bytes, got {len(data)}")
+    if max_size is not None and len(data) > max_size:
+        raise ProtocolError(field, f"must decode to at most {max_size} bytes")
+    return data
+
+
+def signed_message(purpose: str, site: str, user: str, origin: str, challenge_id: bytes,
+                   nonce: bytes) -> bytes:
+    """The exact bytes a client signs to answer a challenge.
+
+    Binding purpose, site, user, origin and the single-use nonce makes a signature useless
+    for any other challenge, account, site or web origin. Fields cannot contain NUL (their
+    patterns exclude it), so the encoding is injective.
+    """
+    parts = [b"OwnFace/1", purpose.encode(), site.encode(), user.encode(), origin.encode(),
+             challenge_id, nonce]
+    return b"\x00".join(parts)
+
+
+# --- field checks ----------------------------------------------------------------------------
+def _text(value: object, field: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ProtocolError(field, f"must be {what}")
+    return value
+
+
+def check_id(value: object, field: str) -> str:
+    return _text(value, field, _ID, "1-64 characters of A-Z a-z 0-9 . _ - (not starting "
+                 "with . _ -)")
+
+
+def check_origin(value: object, field: str = "origin") -> str:
+    return _text(value, field, _ORIGIN, "a web origin such as https://example.com")
+
+
+def _choice(value: object, field: str, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ProtocolError(field, f"must be one of {', '.join(choices)}")
+    return value
+
+
+# --- messages --------------------------------------------------------------------------------
+M = TypeVar("M", bound="Message")
+
+
+@dataclass(frozen=True, repr=False)
+class Message:
+    """Base of every wire message: strict parsing, canonical JSON, a repr without values."""
+
+    KIND: ClassVar[str] = "message"
+
+    @classmethod
+    def parse(cls: type[M], data: object) -> M:
+        if not isinstance(data, Mapping):
+            raise ProtocolError(cls.KIND, "must be a JSON object")
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - {"v", *names})
+        if unknown:
+            raise ProtocolError(unknown[0], "unknown field")
+        if data.get("v") != VERSION:
+            raise ProtocolError("v", f"unsupported protocol version (this server speaks {VERSION})")
+        missing = [n for n in names if n not in data and not cls._optional(n)]
+        if missing:
+            raise ProtocolError(missing[0], "missing")
+        return cls(**cls._convert(data))
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return False
+
+    @classmethod
+    def _convert(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"v": VERSION}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = b64encode(value) if isinstance(value, bytes) else value
+        return out
+
+    def __repr__(self) -> str:  # values may be key material or helper data: never print them
+        return f"{type(self).__name__}(<{len(fields(self))} fields>)"
+
+
+@dataclass(frozen=True, repr=False)
+class ConsentGrant(Message):
+    KIND: ClassVar[str] = "consent"
+    site: str
+    user: str
+    purpose: str
+    notice_version: int
+    notice_sha256: str
+    language: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        version = d["notice_version"]
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
+            raise ProtocolError("notice_version", "must be a positive integer")
+        return {
+            "site": check_id(d["site"], "site"),
+            "user": check_id(d["user"], "user"),
+            "purpose": _choice(d["purpose"], "purpose", (CONSENT_PURPOSE,)),
+            "notice_version": version,
+            "notice_sha256": _text(d["notice_sha256"], "notice_sha256", _HEX64,
+                                   "64 lowercase hex digits"),
+            "language": _text(d["language"], "language", _LANGUAGE, "a language tag like en"),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class ChallengeRequest(Message):
+    KIND: ClassVar[str] = "challenge request"
+    site: str
+    user: str
+    purpose: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "purpose": _choice(d["purpose"], "purpose", PURPOSES)}
+
+
+@dataclass(frozen=True, repr=False)
+class Challenge(Message):
+    KIND: ClassVar[str] = "challenge"
+    challenge_id: bytes
+    nonce: bytes
+    expires_at: int
+    helper: bytes | None = None  # portable mode, verify only
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "helper"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        helper = d.get("helper")
+        return {
+            "challenge_id": b64decode(d["challenge_id"], "challenge_id", CHALLENGE_ID_BYTES),
+            "nonce": b64decode(d["nonce"], "nonce", NONCE_BYTES),
+            "expires_at": _timestamp(d["expires_at"], "expires_at"),
+            "helper": None if helper is None else b64decode(helper, "helper",
+                                                            max_size=MAX_HELPER_BYTES),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class EvaluateRequest(Message):
+    KIND: ClassVar[str] = "evaluate request"
+    site: str
+    user: str
+    challenge_id: bytes
+    blinded: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+            "challenge_id": b64decode(d["challenge_id"], "challenge_id", CHALLENGE_ID_BYTES),
+            "blinded": b64decode(d["blinded"], "blinded", ELEMENT_BYTES),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class Evaluation(Message):
+    KIND: ClassVar[str] = "evaluation"
+    evaluated: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"evaluated": b64decode(d["evaluated"], "evaluated", ELEMENT_BYTES)}
+
+
+@dataclass(frozen=True, repr=False)
+class EnrolRequest(Message):
+    KIND: ClassVar[str] = "enrol request"
+    site: str
+    user: str
+    challenge_id: bytes
+    consent_id: bytes
+    public_key: bytes
+    signature: bytes
+    helper: bytes | None = None  # portable mode only; device mode keeps it on the device
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "helper"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        helper = d.get("helper")
+        return {
+            "site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+            "challenge_id": b64decode(d["challenge_id"], "challenge_id", CHALLENGE_ID_BYTES),
+            "consent_id": b64decode(d["consent_id"], "consent_id", CONSENT_ID_BYTES),
+            "public_key": b64decode(d["public_key"], "public_key", PUBLIC_KEY_BYTES),
+            "signature": b64decode(d["signature"], "signature", SIGNATURE_BYTES),
+            "helper": None if helper is None else b64decode(helper, "helper",
+                                                            max_size=MAX_HELPER_BYTES),
+        }
+
+
+@dataclass(frozen=True, repr=False)
+class VerifyRequest(Message):
+    KIND: ClassVar[str] = "verify request"
+    site: str
+    user: str
+    challenge_id: bytes
+    signature: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+            "challenge_id": b64decode(d["challenge_id"], "challenge_id", CHALLENGE_ID_BYTES),
+            "signature": b64decode(d["signature"], "signature", SIGNATURE_BYTES),
+        }
+
+
+def _timestamp(value: object, field: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**40:
+        raise ProtocolError(field, "must be a Unix time in whole seconds")
+    return value
