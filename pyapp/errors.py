@@ -7,7 +7,7 @@ a biometric value, a secret or key material.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class OwnFaceError(Exception):
@@ -22,7 +22,7 @@ class ModelError(OwnFaceError):
     """A model file or manifest is missing, malformed, or fails its sha256 check."""
 
 
-class Reason(str, Enum):
+class Reason(StrEnum):
     """Why a frame cannot be used: stable codes the UI maps to user-facing hints."""
 
     NO_FACE = "no_face"

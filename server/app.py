@@ -1,0 +1,49 @@
+"""The application factory: ``create_app(settings) -> Starlette``.
+
+Routes are explicit. The JSON API (``server.api``) is mounted under the protocol's prefix;
+the web app and the hash-checked browser assets are served by ``server.static``; every
+response passes through ``server.headers`` (isolation, CSP, permissions).
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from pyapp.protocol import API_PREFIX
+from server import api
+from server.headers import SecurityHeaders
+from server.settings import Settings
+from server.static import StaticFiles
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    parts = api.build(settings)
+
+    async def index(request: Request) -> Response:
+        return RedirectResponse("/app/", status_code=307)
+
+    routes: list[BaseRoute] = [
+        Route("/", index),
+        Mount(API_PREFIX, routes=parts.routes),
+        Mount("/assets", app=StaticFiles(settings.assets_dir, immutable=True), name="assets"),
+        Mount("/models", app=StaticFiles(settings.models_dir, immutable=False,
+                                         suffixes=(".onnx", ".json", ".bin")), name="models"),
+        Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",)),
+              name="web"),
+    ]
+    middleware = [Middleware(SecurityHeaders, settings=settings), *parts.middleware]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=parts.lifespan,
+                    exception_handlers={404: _not_found})
+    app.state.settings = settings
+    return app
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith(API_PREFIX):
+        return JSONResponse({"error": "not_found", "message": "No such endpoint."}, 404)
+    return Response("Not found", status_code=404, media_type="text/plain")
