@@ -89,3 +89,12 @@ class ProtocolError(OwnFaceError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"{field}: {problem}")
+
+
+class Refused(OwnFaceError):
+    """The server refused a request; ``code`` is a key of ``pyapp.protocol.ERRORS``."""
+
+    def __init__(self, code: str, message: str = "", field: str | None = None) -> None:
+        self.code = code
+        self.field = field
+        super().__init__(message or code)

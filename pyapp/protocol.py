@@ -14,7 +14,18 @@ Flows (all under ``API_PREFIX``):
 * verify:    POST challenge          ChallengeRequest(purpose="verify") -> Challenge
              POST evaluate           EvaluateRequest -> Evaluation
              POST verify             VerifyRequest   -> Verified (a signed assertion)
-* withdraw:  POST consent/withdraw   Withdraw        -> Withdrawn
+* withdraw:  POST consent/withdraw   Withdraw        -> Withdrawn  (erases the template at once)
+* password:  POST password/set       PasswordSet     -> PasswordSaved
+             POST password/verify    PasswordVerify  -> Verified
+             POST password/change    PasswordChange  -> PasswordSaved
+* erase:     POST erase              Erase           -> Erased  (everything about one user)
+* public:    GET  sites/{site}/notice?lang=xx        -> Notice
+             GET  sites/{site}/jwks.json             -> the site's assertion keys (JWK set)
+* admin:     GET  sites/{site}/audit?format=json|csv (Authorization: Bearer <admin token>)
+
+Every refusal is an ``ErrorBody`` with a stable ``error`` code from ``ERRORS``. Requests that
+change or erase an account carry the ``session`` token a successful enrol, verify or password
+verify returned (short-lived, bound to site and user).
 
 Nothing here can carry an image, an embedding or its bits: the only biometric-derived values
 on the wire are the blinded OPRF element (uniformly random to the server), a public key, a
@@ -25,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -46,6 +58,11 @@ CONSENT_ID_BYTES = 16
 SHA256_HEX_CHARS = 64
 MAX_HELPER_BYTES = 1024  # helper data of one protected template (portable mode only)
 MAX_BODY_BYTES = 16 * 1024  # no request body may be larger
+SESSION_BYTES = 41  # a session token: expiry (8) + method (1) + MAC (32), opaque to clients
+MAX_ASSERTION_CHARS = 4096  # a compact JWS
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 128
+MAX_NOTICE_CHARS = 20_000
 
 # --- parameters shared by client and server --------------------------------------------------
 OPRF_SUITE = "ristretto255-SHA512"  # RFC 9497, mode 0x00 (OPRF)
@@ -60,12 +77,43 @@ PURPOSES: tuple[str, ...] = ("enrol", "verify", "withdraw")
 StorageMode = Literal["device", "portable"]
 STORAGE_MODES: tuple[str, ...] = ("device", "portable")
 CONSENT_PURPOSE = "face_verification"
+Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
+METHODS: tuple[str, ...] = ("face", "pwd")
+SESSION_TTL_SECONDS = 600
+ASSERTION_TTL_SECONDS = 120
+
+# --- refusals: error code -> (HTTP status, message) -----------------------------------------
+ERRORS: dict[str, tuple[int, str]] = {
+    "bad_request": (400, "The request is malformed."),
+    "invalid_element": (400, "The blinded element is not a valid group element."),
+    "challenge_invalid": (400, "The challenge is unknown, expired, already used or for "
+                               "another site, user, purpose or origin."),
+    "wrong_mode": (400, "This site's storage mode does not allow that."),
+    "not_verified": (401, "Not verified."),
+    "session_invalid": (401, "The session is missing, expired or for another account."),
+    "forbidden": (403, "Not allowed."),
+    "origin_not_allowed": (403, "This origin is not allowed for this site."),
+    "no_consent": (403, "There is no active consent for face verification."),
+    "not_found": (404, "No such endpoint."),
+    "unknown_site": (404, "No such site."),
+    "no_notice": (404, "This site has no notice in that language."),
+    "method_not_allowed": (405, "Method not allowed."),
+    "notice_mismatch": (409, "The notice shown is not the site's notice of that version."),
+    "already_enrolled": (409, "This account already has a template; verify first to replace "
+                              "it."),
+    "too_large": (413, "The request body is too large."),
+    "unsupported_media_type": (415, "Send JSON (Content-Type: application/json)."),
+    "weak_password": (422, "The password is too weak."),
+    "rate_limited": (429, "Too many attempts from this address; try again later."),
+}
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_CODE = re.compile(r"[a-z_]{1,40}")
 
 
 # --- encodings -------------------------------------------------------------------------------
@@ -273,10 +321,11 @@ class EnrolRequest(Message):
     public_key: bytes
     signature: bytes
     helper: bytes | None = None  # portable mode only; device mode keeps it on the device
+    session: bytes | None = None  # required to replace an existing template
 
     @classmethod
     def _optional(cls, name: str) -> bool:
-        return name == "helper"
+        return name in ("helper", "session")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +338,7 @@ class EnrolRequest(Message):
             "signature": b64decode(d["signature"], "signature", SIGNATURE_BYTES),
             "helper": None if helper is None else b64decode(helper, "helper",
                                                             max_size=MAX_HELPER_BYTES),
+            "session": _session(d.get("session"), optional=True),
         }
 
 
@@ -313,3 +363,270 @@ def _timestamp(value: object, field: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**40:
         raise ProtocolError(field, "must be a Unix time in whole seconds")
     return value
+
+
+def _session(value: object, optional: bool = False) -> bytes | None:
+    if value is None and optional:
+        return None
+    return b64decode(value, "session", SESSION_BYTES)
+
+
+def _password(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(field, "must be text")
+    if not MIN_PASSWORD_CHARS <= len(value) <= MAX_PASSWORD_CHARS:
+        raise ProtocolError(field, f"must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} "
+                                   "characters")
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+        raise ProtocolError(field, "must not contain control characters")
+    return value
+
+
+def _str_list(value: object, field: str, pattern: re.Pattern[str], what: str) -> list[str]:
+    if not isinstance(value, list) or len(value) > 64:
+        raise ProtocolError(field, "must be a list")
+    return [_text(v, field, pattern, what) for v in value]
+
+
+@dataclass(frozen=True, repr=False)
+class ConsentReceipt(Message):
+    KIND: ClassVar[str] = "consent receipt"
+    consent_id: bytes
+    granted_at: int
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"consent_id": b64decode(d["consent_id"], "consent_id", CONSENT_ID_BYTES),
+                "granted_at": _timestamp(d["granted_at"], "granted_at")}
+
+
+@dataclass(frozen=True, repr=False)
+class Notice(Message):
+    """The text a site shows before consent; its sha256 goes into ``ConsentGrant``."""
+
+    KIND: ClassVar[str] = "notice"
+    site: str
+    version: int
+    language: str
+    text: str
+    sha256: str
+    languages: list[str]
+    storage_mode: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        text = d["text"]
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_NOTICE_CHARS:
+            raise ProtocolError("text", "must be non-empty text")
+        version = d["version"]
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2**31:
+            raise ProtocolError("version", "must be a positive integer")
+        return {
+            "site": check_id(d["site"], "site"), "version": version,
+            "language": _text(d["language"], "language", _LANGUAGE, "a language tag like en"),
+            "text": text,
+            "sha256": _text(d["sha256"], "sha256", _HEX64, "64 lowercase hex digits"),
+            "languages": _str_list(d["languages"], "languages", _LANGUAGE, "language tags"),
+            "storage_mode": _choice(d["storage_mode"], "storage_mode", STORAGE_MODES),
+        }
+
+
+def notice_sha256(text: str) -> str:
+    """The digest a client reports for the exact notice text it showed (UTF-8, as served)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, repr=False)
+class Enrolled(Message):
+    KIND: ClassVar[str] = "enrolled"
+    storage_mode: str
+    assertion: str
+    session: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"storage_mode": _choice(d["storage_mode"], "storage_mode", STORAGE_MODES),
+                "assertion": _assertion(d["assertion"]), "session": _session(d["session"])}
+
+
+@dataclass(frozen=True, repr=False)
+class Verified(Message):
+    """Success of a face or password verification: an assertion for the business's backend
+    (a JWS to verify against the site's JWK set) and a session token for this widget."""
+
+    KIND: ClassVar[str] = "verified"
+    method: str
+    assertion: str
+    session: bytes
+    expires_at: int
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"method": _choice(d["method"], "method", METHODS),
+                "assertion": _assertion(d["assertion"]), "session": _session(d["session"]),
+                "expires_at": _timestamp(d["expires_at"], "expires_at")}
+
+
+def _assertion(value: object) -> str:
+    if not isinstance(value, str) or len(value) > MAX_ASSERTION_CHARS or not _JWS.fullmatch(
+            value):
+        raise ProtocolError("assertion", "must be a compact JWS")
+    return value
+
+
+@dataclass(frozen=True, repr=False)
+class _Account(Message):
+    """A request about one account, authorised by a session token."""
+
+    site: str
+    user: str
+    session: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "session": _session(d["session"])}
+
+
+@dataclass(frozen=True, repr=False)
+class Withdraw(_Account):
+    KIND: ClassVar[str] = "withdraw"
+
+
+@dataclass(frozen=True, repr=False)
+class Withdrawn(Message):
+    KIND: ClassVar[str] = "withdrawn"
+    withdrawn_at: int
+    erased: list[str]
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"withdrawn_at": _timestamp(d["withdrawn_at"], "withdrawn_at"),
+                "erased": _str_list(d["erased"], "erased", _CODE, "record names")}
+
+
+@dataclass(frozen=True, repr=False)
+class Erase(Message):
+    """Erase everything about one user: with the user's session, or the site's admin token
+    in the Authorization header (then ``session`` is left out)."""
+
+    KIND: ClassVar[str] = "erase"
+    site: str
+    user: str
+    session: bytes | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "session"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "session": _session(d.get("session"), optional=True)}
+
+
+@dataclass(frozen=True, repr=False)
+class Erased(Message):
+    KIND: ClassVar[str] = "erased"
+    erased: list[str]
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"erased": _str_list(d["erased"], "erased", _CODE, "record names")}
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordSet(Message):
+    """Set the password alternative. An account that already has a template or a password
+    needs a session; a new account does not."""
+
+    KIND: ClassVar[str] = "password set"
+    site: str
+    user: str
+    password: str
+    session: bytes | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "session"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "password": _password(d["password"], "password"),
+                "session": _session(d.get("session"), optional=True)}
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordVerify(Message):
+    KIND: ClassVar[str] = "password verify"
+    site: str
+    user: str
+    password: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        password = d["password"]  # any length is checked (and fails) the same way as a wrong one
+        if not isinstance(password, str) or len(password) > MAX_PASSWORD_CHARS:
+            raise ProtocolError("password", f"must be text of at most {MAX_PASSWORD_CHARS} "
+                                            "characters")
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "password": password}
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordChange(Message):
+    KIND: ClassVar[str] = "password change"
+    site: str
+    user: str
+    session: bytes
+    new_password: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "session": _session(d["session"]),
+                "new_password": _password(d["new_password"], "new_password")}
+
+
+@dataclass(frozen=True, repr=False)
+class PasswordSaved(Message):
+    KIND: ClassVar[str] = "password saved"
+    session: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"session": _session(d["session"])}
+
+
+@dataclass(frozen=True, repr=False)
+class ErrorBody(Message):
+    """Every refusal. ``field`` names the offending field of a malformed request."""
+
+    KIND: ClassVar[str] = "error"
+    error: str
+    message: str
+    field: str | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "field"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        code = _choice(d["error"], "error", tuple(ERRORS))
+        message = d["message"]
+        if not isinstance(message, str) or len(message) > 500:
+            raise ProtocolError("message", "must be text")
+        field = d.get("field")
+        if field is not None and (not isinstance(field, str) or len(field) > 100):
+            raise ProtocolError("field", "must be text")
+        return {"error": code, "message": message, "field": field}
+
+
+# Every message class, by name: the OpenAPI schema and the docs are generated from this.
+MESSAGES: tuple[type[Message], ...] = (
+    ConsentGrant, ConsentReceipt, Notice, ChallengeRequest, Challenge, EvaluateRequest,
+    Evaluation, EnrolRequest, Enrolled, VerifyRequest, Verified, Withdraw, Withdrawn, Erase,
+    Erased, PasswordSet, PasswordVerify, PasswordChange, PasswordSaved, ErrorBody,
+)
