@@ -1,0 +1,129 @@
+"""What the server hands out on success, and how others check it.
+
+* The **assertion**: a short-lived JWS (compact JWT, joserfc) signed with the site's Ed25519
+  key, for the embedding business's backend. Claims: ``iss`` (this server), ``aud`` (the
+  site), ``sub`` (the site's user id), ``amr`` (``["face"]`` or ``["pwd"]``), ``iat``,
+  ``exp``, ``jti``. The algorithm is ``Ed25519`` (RFC 9864's fully specified name for EdDSA
+  over Ed25519; the polymorphic ``EdDSA`` name is deprecated there). The site's public keys
+  are served as a JWK set; :func:`verify_assertion` is what a business backend runs.
+* The **session** token: an opaque 41-byte value for the widget itself, proving a recent
+  verification of one account: expiry (8 bytes) || method (1 byte) || HMAC-SHA256 over
+  site, user, expiry and method. It authorises withdraw, erase and password change. It is
+  stateless (no database write per login) and expires after ``SESSION_TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, OKPKey
+
+from pyapp.errors import OwnFaceError
+from pyapp.protocol import (
+    ASSERTION_TTL_SECONDS,
+    METHODS,
+    SESSION_BYTES,
+    SESSION_TTL_SECONDS,
+    b64encode,
+)
+
+ALGORITHM = "Ed25519"
+
+
+class AssertionInvalid(OwnFaceError):
+    """An assertion failed verification (signature, audience, issuer, expiry or form)."""
+
+
+def key_id(key: Ed25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return b64encode(hashlib.sha256(raw).digest()[:12])
+
+
+def public_jwk(key: Ed25519PrivateKey) -> dict[str, Any]:
+    jwk = dict(OKPKey.import_key(key.public_key()).as_dict(private=False))
+    jwk.update({"kid": key_id(key), "use": "sig", "alg": ALGORITHM})
+    return jwk
+
+
+def jwks(keys: list[Ed25519PrivateKey]) -> dict[str, Any]:
+    """The JWK set a business fetches: the current key first, then older generations."""
+    return {"keys": [public_jwk(k) for k in keys]}
+
+
+def issue(key: Ed25519PrivateKey, issuer: str, site: str, user: str, method: str, now: float,
+          ttl: int = ASSERTION_TTL_SECONDS, jti: str | None = None) -> tuple[str, int]:
+    """Sign an assertion; returns (compact JWS, expiry time)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}")
+    iat = int(now)
+    exp = iat + ttl
+    claims = {"iss": issuer, "aud": site, "sub": user, "amr": [method], "iat": iat,
+              "exp": exp, "jti": jti or b64encode(os.urandom(16))}
+    header = {"alg": ALGORITHM, "kid": key_id(key), "typ": "JWT"}
+    return jwt.encode(header, claims, OKPKey.import_key(key), algorithms=[ALGORITHM]), exp
+
+
+def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: str,
+                     now: float, leeway: int = 5) -> dict[str, Any]:
+    """Check an assertion against the site's JWK set; returns its claims or raises.
+
+    This is what the embedding business runs (see server/demo.py). It also must keep the
+    ``jti`` values it has seen until ``exp`` to refuse a replayed assertion.
+    """
+    try:
+        keys = KeySet.import_key_set(dict(key_set))  # type: ignore[arg-type]
+        token_obj = jwt.decode(token, keys, algorithms=[ALGORITHM])
+        registry = jwt.JWTClaimsRegistry(
+            now=int(now), leeway=leeway, iss={"essential": True, "value": issuer},
+            aud={"essential": True, "value": site}, sub={"essential": True},
+            exp={"essential": True}, iat={"essential": True}, jti={"essential": True})
+        registry.validate(token_obj.claims)
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
+        raise AssertionInvalid(f"assertion rejected: {type(exc).__name__}") from exc
+    claims = dict(token_obj.claims)
+    amr = claims.get("amr")
+    if not isinstance(amr, list) or len(amr) != 1 or amr[0] not in METHODS:
+        raise AssertionInvalid("assertion rejected: amr")
+    if token_obj.header.get("typ") != "JWT":
+        raise AssertionInvalid("assertion rejected: typ")
+    return claims
+
+
+# --- session tokens --------------------------------------------------------------------------
+_METHOD_BYTE = {"face": 1, "pwd": 2}
+
+
+def _session_mac(key: bytes, site: str, user: str, head: bytes) -> bytes:
+    msg = b"OwnFace/1 session\x00" + site.encode() + b"\x00" + user.encode() + b"\x00" + head
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def mint_session(key: bytes, site: str, user: str, method: str, now: float,
+                 ttl: int = SESSION_TTL_SECONDS) -> bytes:
+    head = int(now + ttl).to_bytes(8, "big") + bytes([_METHOD_BYTE[method]])
+    token = head + _session_mac(key, site, user, head)
+    assert len(token) == SESSION_BYTES
+    return token
+
+
+def check_session(key: bytes, token: bytes | None, site: str, user: str, now: float) -> str:
+    """The method the session was minted for; raises AssertionInvalid when it does not fit."""
+    if token is None or len(token) != SESSION_BYTES:
+        raise AssertionInvalid("no session")
+    head, mac = token[:9], token[9:]
+    if not hmac.compare_digest(mac, _session_mac(key, site, user, head)):
+        raise AssertionInvalid("session for another account")
+    if int.from_bytes(head[:8], "big") <= now:
+        raise AssertionInvalid("session expired")
+    for name, byte in _METHOD_BYTE.items():
+        if head[8] == byte:
+            return name
+    raise AssertionInvalid("session method")  # pragma: no cover (covered by the MAC)

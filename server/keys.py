@@ -1,0 +1,144 @@
+"""The server's own secrets, kept OUT of the database.
+
+One 32-byte master secret is read from ``OWNFACE_SERVER_KEY`` (unpadded base64url; settings
+put it in ``settings.extra["server_key"]``) or from the key file ``<data_dir>/server-key.json``
+(created with mode 0600 on first start; several workers starting at once agree on one file
+because it is published with an atomic ``link``). Every working key is derived from it with
+HKDF-SHA256 and a distinct label, so a database dump holds none of them:
+
+* OPRF seed per site (``DeriveKeyPair`` then gives a key per account, see ``server.oprf``);
+* the helper-data encryption key (AES-256-GCM, portable mode);
+* the Ed25519 assertion-signing key per site and key generation (``sites.key_generation``);
+* the session-token MAC key, the audit pseudonym key, the decoy-helper key.
+
+Losing the master secret makes every face template useless (users re-enrol or use their
+password); leaking it together with the database removes the OPRF's protection (see
+docs/api.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from pyapp.errors import CryptoError
+from pyapp.protocol import b64decode, b64encode
+from server.settings import Settings, SettingsError
+
+KEY_FILE = "server-key.json"
+MASTER_BYTES = 32
+_NONCE_BYTES = 12
+
+
+def _hkdf(master: bytes, label: str, *parts: str, length: int = 32) -> bytes:
+    info = "\x00".join(("OwnFace/1 " + label, *parts)).encode()
+    return HKDF(algorithm=SHA256(), length=length, salt=None, info=info).derive(master)
+
+
+@dataclass(frozen=True, repr=False)
+class ServerKeys:
+    """Derives every working key from the master secret. Its repr shows no key."""
+
+    master: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.master) != MASTER_BYTES:
+            raise CryptoError("the server master key is 32 bytes")
+
+    def __repr__(self) -> str:
+        return "ServerKeys(<secret>)"
+
+    def oprf_seed(self, site: str) -> bytes:
+        return _hkdf(self.master, "oprf seed", site)
+
+    def signing_key(self, site: str, generation: int) -> Ed25519PrivateKey:
+        seed = _hkdf(self.master, "assertion key", site, str(generation))
+        return Ed25519PrivateKey.from_private_bytes(seed)
+
+    def session_mac_key(self) -> bytes:
+        return _hkdf(self.master, "session mac")
+
+    def pseudonym(self, site: str, user: str) -> str:
+        """A stable per-site pseudonym for the audit log: no user id is logged."""
+        key = _hkdf(self.master, "audit pseudonym", site)
+        return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def decoy_helper(self, site: str, user: str, size: int) -> bytes:
+        """What portable mode answers for an account without a template: stable and random
+        looking, so the challenge does not tell who is enrolled."""
+        key = _hkdf(self.master, "decoy helper", site)
+        out = b""
+        counter = 0
+        while len(out) < size:
+            msg = user.encode() + b"\x00" + counter.to_bytes(4, "big")
+            out += hmac.new(key, msg, hashlib.sha256).digest()
+            counter += 1
+        return out[:size]
+
+    # --- helper data at rest ---------------------------------------------------------------
+    def _aead(self) -> AESGCM:
+        return AESGCM(_hkdf(self.master, "helper key"))
+
+    @staticmethod
+    def _aad(site: str, user: str) -> bytes:
+        return b"OwnFace/1 helper\x00" + site.encode() + b"\x00" + user.encode()
+
+    def seal_helper(self, site: str, user: str, helper: bytes, nonce: bytes | None = None
+                    ) -> bytes:
+        """AES-256-GCM, AAD = site + user: nonce (12) || ciphertext || tag (16)."""
+        nonce = os.urandom(_NONCE_BYTES) if nonce is None else nonce
+        return nonce + self._aead().encrypt(nonce, helper, self._aad(site, user))
+
+    def open_helper(self, site: str, user: str, sealed: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            return self._aead().decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:],
+                                        self._aad(site, user))
+        except (InvalidTag, ValueError) as exc:
+            raise CryptoError("stored helper data does not decrypt for this account") from exc
+
+
+def load(settings: Settings) -> ServerKeys:
+    """The master secret from the environment, else the key file (created when absent)."""
+    given = settings.extra.get("server_key")
+    if given:
+        try:
+            return ServerKeys(b64decode(str(given), "OWNFACE_SERVER_KEY", MASTER_BYTES))
+        except ValueError as exc:
+            raise SettingsError("OWNFACE_SERVER_KEY must be 32 bytes as unpadded base64url "
+                                "(make one with: python -c \"import os,base64;print(base64."
+                                "urlsafe_b64encode(os.urandom(32)).rstrip(b'=').decode())\")"
+                                ) from exc
+    return ServerKeys(_load_or_create(Path(settings.data_dir) / KEY_FILE))
+
+
+def _load_or_create(path: Path) -> bytes:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"version": 1, "master": b64encode(os.urandom(MASTER_BYTES))}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic: the first worker wins, the others read its file
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    try:
+        data = json.loads(path.read_text())
+        return b64decode(data["master"], "master", MASTER_BYTES)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SettingsError(f"the server key file {path} is unreadable or malformed") from exc

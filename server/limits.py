@@ -1,0 +1,164 @@
+"""Attempt limits, kept in the database so every worker process shares them.
+
+Each limited thing is one row of ``attempts`` keyed by what it limits:
+
+* ``face:<site>:<user>``: face attempts of one account. Every OPRF evaluation is an attempt
+  (it is the only step that lets anyone test a face guess, even with a stolen helper), and is
+  counted *before* it is answered. After ``face_limit`` attempts without a success the account's
+  face path is locked for ``face_lock_seconds``: evaluations during the lock get a random group
+  element (the answer of a wrong face), are not counted and do not extend the lock. When the
+  lock runs out the budget starts again. A successful verify or enrol deletes the row.
+* ``pwd:<site>:<user>``: password attempts of one account, also counted before checking.
+  The first ``password_free`` failures cost nothing; from then on each failure locks the
+  password path for ``password_base_delay * 2**k`` seconds, capped at ``password_max_delay``
+  (progressive delay, never permanent). Attempts during a lock fail like a wrong password,
+  are not counted and do not extend it. Success deletes the row.
+* ``faceip:<addr>`` and ``pwdip:<addr>``: unconfirmed attempts from one client address within
+  a window; past ``ip_limit`` the address gets 429 until the window ends. A success gives one
+  back, so honest traffic from a shared address is not starved.
+
+Rows idle for ``forget_after`` seconds start from zero. Every check-and-count runs inside the
+caller's transaction with the row locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
+``BEGIN IMMEDIATE`` serialises writers on SQLite), so two workers cannot both spend the last
+attempt. The clock is the caller's (``now``), so tests move time by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from pyapp.protocol import FACE_ATTEMPT_LIMIT
+from server.tables import attempts
+
+
+@dataclass(frozen=True)
+class Policy:
+    face_limit: int = FACE_ATTEMPT_LIMIT
+    face_lock_seconds: float = 900.0
+    password_free: int = 5
+    password_base_delay: float = 30.0
+    password_max_delay: float = 900.0
+    ip_limit: int = 100
+    ip_window_seconds: float = 900.0
+    forget_after: float = 86400.0
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any]) -> Policy:
+        """Overrides from settings (``OWNFACE_FACE_LOCK_SECONDS=60`` and the like)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in extra:
+                kind = int if f.type in (int, "int") else float
+                values[f.name] = kind(extra[f.name])
+        return cls(**values)
+
+
+@dataclass
+class _Row:
+    failures: int
+    window_start: float
+    locked_until: float
+    last_failure: float
+
+
+def _load(conn: Connection, key: str, now: float) -> _Row:
+    values = {"key": key, "failures": 0, "window_start": now, "locked_until": 0.0,
+              "last_failure": now}
+    if conn.dialect.name == "postgresql":
+        conn.execute(postgresql.insert(attempts).values(values).on_conflict_do_nothing())
+        query = select(attempts).where(attempts.c.key == key).with_for_update()
+    else:
+        conn.execute(sqlite.insert(attempts).values(values).on_conflict_do_nothing())
+        query = select(attempts).where(attempts.c.key == key)
+    row = conn.execute(query).one()
+    return _Row(row.failures, row.window_start, row.locked_until, row.last_failure)
+
+
+def _store(conn: Connection, key: str, row: _Row) -> None:
+    conn.execute(update(attempts).where(attempts.c.key == key).values(
+        failures=row.failures, window_start=row.window_start, locked_until=row.locked_until,
+        last_failure=row.last_failure))
+
+
+def face_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
+    """Count one face attempt; False while the account's face path is locked."""
+    row = _load(conn, key, now)
+    if row.locked_until > now:
+        return False
+    if row.locked_until or now - row.last_failure > policy.forget_after:
+        row.failures, row.locked_until = 0, 0.0  # a lock ran out: a fresh budget
+    row.failures += 1
+    row.last_failure = now
+    if row.failures >= policy.face_limit:
+        row.locked_until = now + policy.face_lock_seconds
+    _store(conn, key, row)
+    return True
+
+
+def password_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
+    """Count one password attempt; False while the account's password path waits."""
+    row = _load(conn, key, now)
+    if row.locked_until > now:
+        return False
+    if now - row.last_failure > policy.forget_after:
+        row.failures = 0
+    row.failures += 1
+    row.last_failure = now
+    row.locked_until = now + password_delay(row.failures, policy) if (
+        row.failures >= policy.password_free) else 0.0
+    _store(conn, key, row)
+    return True
+
+
+def password_delay(failures: int, policy: Policy) -> float:
+    """Seconds the password path waits after the given number of failures."""
+    if failures < policy.password_free:
+        return 0.0
+    steps = min(failures - policy.password_free, 20)
+    return float(min(policy.password_base_delay * 2**steps, policy.password_max_delay))
+
+
+def address_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
+    """Count one unconfirmed attempt from an address; False past the window's limit."""
+    row = _load(conn, key, now)
+    if now - row.window_start >= policy.ip_window_seconds:
+        row.failures, row.window_start = 0, now
+    if row.failures >= policy.ip_limit:
+        return False
+    row.failures += 1
+    row.last_failure = now
+    _store(conn, key, row)
+    return True
+
+
+def address_success(conn: Connection, key: str) -> None:
+    conn.execute(update(attempts).where(attempts.c.key == key, attempts.c.failures > 0)
+                 .values(failures=attempts.c.failures - 1))
+
+
+def reset(conn: Connection, key: str) -> None:
+    conn.execute(delete(attempts).where(attempts.c.key == key))
+
+
+def face_key(site: str, user: str) -> str:
+    return f"face:{site}:{user}"
+
+
+def password_key(site: str, user: str) -> str:
+    return f"pwd:{site}:{user}"
+
+
+def status(conn: Connection, key: str) -> tuple[int, float] | None:
+    """(failures, locked_until) of a key, for tests and the admin CLI."""
+    row = conn.execute(select(attempts.c.failures, attempts.c.locked_until)
+                       .where(attempts.c.key == key)).first()
+    return None if row is None else (int(row[0]), float(row[1]))
+
+
+__all__ = ["Policy", "address_attempt", "address_success", "face_attempt", "face_key",
+           "password_attempt", "password_delay", "password_key", "reset", "status"]

@@ -1,0 +1,222 @@
+"""``ownface site ...``: create and edit sites (one business's deployment).
+
+    ownface site add NAME --origin https://shop.example [--origin ...] [--mode device|portable]
+    ownface site list
+    ownface site show NAME
+    ownface site set-origins NAME --origin ... [--origin ...]
+    ownface site set-notice NAME --lang en --file notice.txt [--version N]
+    ownface site set-mode NAME device|portable [--drop-helpers]
+    ownface site rotate-key NAME          (new assertion-signing key generation)
+    ownface site new-admin-token NAME     (replaces the audit/erase admin token)
+
+``add`` and ``new-admin-token`` print the site's admin token once; only its sha256 is stored.
+Running workers notice site changes within a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+
+from pyapp.errors import ProtocolError
+from pyapp.protocol import (
+    MAX_NOTICE_CHARS,
+    STORAGE_MODES,
+    b64encode,
+    check_id,
+    check_origin,
+    notice_sha256,
+)
+from server import db
+from server.settings import Settings
+from server.tables import notices, sites, templates, users
+
+
+class SiteError(Exception):
+    """An admin command cannot be carried out; the message says why."""
+
+
+def _origins(values: list[str]) -> list[str]:
+    try:
+        return sorted({check_origin(v.rstrip("/"), "origin") for v in values})
+    except ProtocolError as exc:
+        raise SiteError(f"{exc}") from exc
+
+
+def _site_id(conn: Any, name: str) -> int:
+    found = conn.execute(select(sites.c.id).where(sites.c.name == name)).scalar()
+    if found is None:
+        raise SiteError(f"no site named {name!r}")
+    return int(found)
+
+
+def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device") -> str:
+    """Create a site; returns its admin token (shown once)."""
+    try:
+        check_id(name, "site")
+    except ProtocolError as exc:
+        raise SiteError(str(exc)) from exc
+    if mode not in STORAGE_MODES:
+        raise SiteError(f"mode must be one of {', '.join(STORAGE_MODES)}")
+    token = b64encode(os.urandom(32))
+    with engine.begin() as conn:
+        if conn.execute(select(sites.c.id).where(sites.c.name == name)).first():
+            raise SiteError(f"a site named {name!r} exists")
+        conn.execute(insert(sites).values(
+            name=name, origins=json.dumps(_origins(origins)), storage_mode=mode,
+            admin_token_sha256=hashlib.sha256(token.encode()).hexdigest(), key_generation=1,
+            created_at=time.time()))
+    return token
+
+
+def set_origins(engine: Engine, name: str, origins: list[str]) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
+            origins=json.dumps(_origins(origins))))
+
+
+def set_notice(engine: Engine, name: str, language: str, text: str,
+               version: int | None = None) -> int:
+    """Store a notice text; returns its version (default: the next one for that language)."""
+    if not text.strip() or len(text) > MAX_NOTICE_CHARS:
+        raise SiteError(f"a notice is 1 to {MAX_NOTICE_CHARS} characters")
+    with engine.begin() as conn:
+        sid = _site_id(conn, name)
+        if version is None:
+            newest = conn.execute(select(func.max(notices.c.version)).where(
+                notices.c.site_id == sid, notices.c.language == language)).scalar()
+            version = int(newest or 0) + 1
+        if conn.execute(select(notices.c.id).where(
+                notices.c.site_id == sid, notices.c.version == version,
+                notices.c.language == language)).first():
+            raise SiteError(f"notice version {version} ({language}) exists; texts that people "
+                            "consented to are never changed, add a new version")
+        conn.execute(insert(notices).values(site_id=sid, version=version, language=language,
+                                            text=text, sha256=notice_sha256(text),
+                                            created_at=time.time()))
+    return version
+
+
+def set_mode(engine: Engine, name: str, mode: str, drop_helpers: bool = False) -> None:
+    if mode not in STORAGE_MODES:
+        raise SiteError(f"mode must be one of {', '.join(STORAGE_MODES)}")
+    with engine.begin() as conn:
+        sid = _site_id(conn, name)
+        if mode == "device":
+            held = conn.execute(select(func.count()).select_from(templates).join(
+                users, users.c.id == templates.c.user_id).where(
+                users.c.site_id == sid, templates.c.helper_sealed.is_not(None))).scalar()
+            if held and not drop_helpers:
+                raise SiteError(f"{held} templates hold helper data on the server; pass "
+                                "--drop-helpers to erase it (those users re-enrol)")
+            conn.execute(update(templates).where(templates.c.user_id.in_(
+                select(users.c.id).where(users.c.site_id == sid))).values(helper_sealed=None))
+        conn.execute(update(sites).where(sites.c.id == sid).values(storage_mode=mode))
+
+
+def rotate_key(engine: Engine, name: str) -> int:
+    with engine.begin() as conn:
+        sid = _site_id(conn, name)
+        conn.execute(update(sites).where(sites.c.id == sid).values(
+            key_generation=sites.c.key_generation + 1))
+        return int(conn.execute(select(sites.c.key_generation).where(sites.c.id == sid)
+                                ).scalar_one())
+
+
+def new_admin_token(engine: Engine, name: str) -> str:
+    token = b64encode(os.urandom(32))
+    with engine.begin() as conn:
+        conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
+            admin_token_sha256=hashlib.sha256(token.encode()).hexdigest()))
+    return token
+
+
+def describe(engine: Engine, name: str | None = None) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        query = select(sites).order_by(sites.c.name)
+        if name is not None:
+            query = query.where(sites.c.name == name)
+        rows = conn.execute(query).all()
+        if name is not None and not rows:
+            raise SiteError(f"no site named {name!r}")
+        out = []
+        for r in rows:
+            texts = conn.execute(select(notices.c.language, notices.c.version, notices.c.sha256)
+                                 .where(notices.c.site_id == r.id)
+                                 .order_by(notices.c.language, notices.c.version)).all()
+            count = conn.execute(select(func.count()).select_from(users).where(
+                users.c.site_id == r.id)).scalar()
+            out.append({"name": r.name, "origins": json.loads(r.origins),
+                        "storage_mode": r.storage_mode, "key_generation": r.key_generation,
+                        "users": count, "notices": [
+                            {"language": t.language, "version": t.version, "sha256": t.sha256}
+                            for t in texts]})
+        conn.rollback()
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ownface site", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("add")
+    a.add_argument("name")
+    a.add_argument("--origin", action="append", default=[], required=True)
+    a.add_argument("--mode", choices=STORAGE_MODES, default="device")
+    sub.add_parser("list")
+    for cmd in ("show", "rotate-key", "new-admin-token"):
+        sub.add_parser(cmd).add_argument("name")
+    o = sub.add_parser("set-origins")
+    o.add_argument("name")
+    o.add_argument("--origin", action="append", default=[], required=True)
+    n = sub.add_parser("set-notice")
+    n.add_argument("name")
+    n.add_argument("--lang", required=True)
+    n.add_argument("--file", type=Path, required=True)
+    n.add_argument("--version", type=int)
+    m = sub.add_parser("set-mode")
+    m.add_argument("name")
+    m.add_argument("mode", choices=STORAGE_MODES)
+    m.add_argument("--drop-helpers", action="store_true")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    engine = db.make_engine(Settings.from_env().database)
+    db.migrate(engine)
+    try:
+        if args.cmd == "add":
+            token = add_site(engine, args.name, args.origin, args.mode)
+            print(f"site {args.name} created. Admin token (shown once, keep it secret):\n{token}")
+        elif args.cmd == "list":
+            for s in describe(engine):
+                print(f"{s['name']:<24} {s['storage_mode']:<9} {s['users']:>6} users  "
+                      f"{' '.join(s['origins'])}")
+        elif args.cmd == "show":
+            print(json.dumps(describe(engine, args.name)[0], indent=2))
+        elif args.cmd == "set-origins":
+            set_origins(engine, args.name, args.origin)
+        elif args.cmd == "set-notice":
+            version = set_notice(engine, args.name, args.lang,
+                                 args.file.read_text(encoding="utf-8"), args.version)
+            print(f"notice version {version} ({args.lang}) stored")
+        elif args.cmd == "set-mode":
+            set_mode(engine, args.name, args.mode, args.drop_helpers)
+        elif args.cmd == "rotate-key":
+            print(f"assertion key generation is now {rotate_key(engine, args.name)}")
+        elif args.cmd == "new-admin-token":
+            print(new_admin_token(engine, args.name))
+    except SiteError as exc:
+        print(f"ownface site: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0

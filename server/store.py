@@ -1,0 +1,261 @@
+"""The face flows on top of the database: sites, challenges, OPRF evaluation, enrol, verify.
+
+Every flow step is one transaction: a step either happens completely or not at all, so a
+worker killed mid-request leaves no half-written enrolment. Refusals raise
+``pyapp.errors.Refused`` with a code from ``pyapp.protocol.ERRORS``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from pyapp.errors import CryptoError, Refused
+from pyapp.protocol import (
+    CHALLENGE_ID_BYTES,
+    CHALLENGE_TTL_SECONDS,
+    NONCE_BYTES,
+    Challenge,
+    ChallengeRequest,
+    EnrolRequest,
+    EvaluateRequest,
+    Evaluation,
+    VerifyRequest,
+    signed_message,
+)
+from server import limits, oprf
+from server.assertions import AssertionInvalid, check_session
+from server.keys import ServerKeys
+from server.passwords import Hasher
+from server.tables import DECOY, EVALUATED, FRESH, USED, audit, challenges, sites, templates
+from server.tables import users as users_t
+
+SCHEME = "ed25519+oprf-ristretto255/1"
+DEFAULT_HELPER_BYTES = 256  # decoy size for portable sites that have no template yet
+_DUMMY_PUBLIC = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))  # RFC 8032 test 1
+_SITE_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Site:
+    id: int
+    name: str
+    origins: tuple[str, ...]
+    storage_mode: str
+    admin_token_sha256: str
+    key_generation: int
+
+
+@dataclass
+class Store:
+    engine: Engine
+    keys: ServerKeys
+    issuer: str
+    policy: limits.Policy = field(default_factory=limits.Policy)
+    hasher: Hasher = field(default_factory=Hasher)
+    clock: Callable[[], float] = time.time
+    random_bytes: Callable[[int], bytes] = os.urandom
+    public_origin: str = ""
+    _sites: dict[str, tuple[float, Site | None]] = field(default_factory=dict, repr=False)
+
+    # --- sites -------------------------------------------------------------------------------
+    def site(self, name: str) -> Site:
+        now = time.monotonic()
+        cached = self._sites.get(name)
+        if cached is None or now - cached[0] > _SITE_CACHE_SECONDS:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(sites).where(sites.c.name == name)).first()
+                conn.rollback()
+            found = None if row is None else Site(
+                row.id, row.name, tuple(json.loads(row.origins)), row.storage_mode,
+                row.admin_token_sha256, row.key_generation)
+            cached = (now, found)
+            self._sites[name] = cached
+        if cached[1] is None:
+            raise Refused("unknown_site")
+        return cached[1]
+
+    def forget_sites(self) -> None:
+        self._sites.clear()
+
+    def all_origins(self) -> frozenset[str]:
+        """Every origin any site allows (CORS preflights carry no site name)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sites.c.origins)).all()
+            conn.rollback()
+        found = {o for (text,) in rows for o in json.loads(text)}
+        if self.public_origin:
+            found.add(self.public_origin)
+        return frozenset(found)
+
+    def check_origin(self, site: Site, origin: str | None) -> str:
+        if origin and (origin in site.origins or origin == self.public_origin):
+            return origin
+        raise Refused("origin_not_allowed")
+
+    # --- shared helpers ----------------------------------------------------------------------
+    def user_id(self, conn: Connection, site: Site, user: str, create: bool = False
+                ) -> int | None:
+        found = conn.execute(select(users_t.c.id).where(
+            users_t.c.site_id == site.id, users_t.c.external_id == user)).scalar()
+        if found is None and create:
+            found = conn.execute(insert(users_t).values(
+                site_id=site.id, external_id=user, created_at=self.clock())
+                .returning(users_t.c.id)).scalar_one()
+        return None if found is None else int(found)
+
+    def log(self, conn: Connection, site: Site, event: str, user: str | None = None,
+            detail: str | None = None) -> None:
+        subject = None if user is None else self.keys.pseudonym(site.name, user)
+        conn.execute(insert(audit).values(site_id=site.id, at=self.clock(), event=event,
+                                          subject=subject, detail=detail))
+
+    def session_ok(self, site: Site, user: str, token: bytes | None) -> str:
+        try:
+            return check_session(self.keys.session_mac_key(), token, site.name, user,
+                                 self.clock())
+        except AssertionInvalid as exc:
+            raise Refused("session_invalid") from exc
+
+    # --- challenge -> evaluate -> enrol / verify --------------------------------------------
+    def challenge(self, req: ChallengeRequest, origin: str | None) -> Challenge:
+        site = self.site(req.site)
+        origin = self.check_origin(site, origin)
+        now = self.clock()
+        cid, nonce = self.random_bytes(CHALLENGE_ID_BYTES), self.random_bytes(NONCE_BYTES)
+        expires = int(now) + CHALLENGE_TTL_SECONDS
+        helper = None
+        with self.engine.begin() as conn:
+            conn.execute(insert(challenges).values(
+                id=cid, site_id=site.id, user=req.user, purpose=req.purpose, origin=origin,
+                nonce=nonce, expires_at=float(expires), state=FRESH))
+            if site.storage_mode == "portable" and req.purpose != "enrol":
+                helper = self._helper(conn, site, req.user)
+            if random.random() < 0.01:
+                conn.execute(delete(challenges).where(challenges.c.expires_at < now - 60))
+        return Challenge(challenge_id=cid, nonce=nonce, expires_at=expires, helper=helper)
+
+    def _helper(self, conn: Connection, site: Site, user: str) -> bytes:
+        row = conn.execute(select(templates.c.helper_sealed).join(
+            users_t, users_t.c.id == templates.c.user_id).where(
+            users_t.c.site_id == site.id, users_t.c.external_id == user)).first()
+        if row is not None and row[0] is not None:
+            return self.keys.open_helper(site.name, user, row[0])
+        size = conn.execute(select(func.max(func.length(templates.c.helper_sealed))).join(
+            users_t, users_t.c.id == templates.c.user_id).where(
+            users_t.c.site_id == site.id)).scalar()
+        size = DEFAULT_HELPER_BYTES if not size else int(size) - 28  # minus nonce and tag
+        return self.keys.decoy_helper(site.name, user, size)
+
+    def evaluate(self, req: EvaluateRequest, origin: str | None, address: str) -> Evaluation:
+        site = self.site(req.site)
+        try:
+            oprf.check_element(req.blinded)
+        except CryptoError as exc:
+            raise Refused("invalid_element", str(exc), "blinded") from exc
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(challenges).where(challenges.c.id == req.challenge_id)
+                               ).first()
+            if (row is None or row.site_id != site.id or row.user != req.user
+                    or row.state != FRESH or row.expires_at <= now or row.origin != origin):
+                raise Refused("challenge_invalid")
+            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
+                raise Refused("rate_limited")
+            real = limits.face_attempt(conn, limits.face_key(site.name, req.user), now,
+                                       self.policy)
+            claimed = conn.execute(update(challenges).where(
+                challenges.c.id == req.challenge_id, challenges.c.state == FRESH).values(
+                state=EVALUATED if real else DECOY)).rowcount
+            if claimed != 1:
+                raise Refused("challenge_invalid")
+        if not real:  # locked: the answer a wrong face would get
+            return Evaluation(evaluated=oprf.random_element())
+        secret, _ = oprf.derive_key_pair(self.keys.oprf_seed(site.name),
+                                         oprf.user_info(site.name, req.user))
+        return Evaluation(evaluated=oprf.blind_evaluate(secret, req.blinded))
+
+    def _take(self, conn: Connection, site: Site, user: str, cid: bytes, purposes: tuple[str, ...],
+              origin: str | None) -> tuple[int, bytes, str, str] | None:
+        """Consume an evaluated challenge: (state, nonce, purpose, origin), or None."""
+        row = conn.execute(select(challenges).where(challenges.c.id == cid)).first()
+        if (row is None or row.site_id != site.id or row.user != user
+                or row.state not in (EVALUATED, DECOY) or row.purpose not in purposes
+                or row.expires_at <= self.clock() or row.origin != origin):
+            return None
+        done = conn.execute(update(challenges).where(
+            challenges.c.id == cid, challenges.c.state == row.state).values(state=USED)).rowcount
+        return None if done != 1 else (row.state, row.nonce, row.purpose, row.origin)
+
+    def verify(self, req: VerifyRequest, origin: str | None, address: str) -> bool:
+        """True when the signature opens; every failure is the same False."""
+        site = self.site(req.site)
+        with self.engine.begin() as conn:
+            taken = self._take(conn, site, req.user, req.challenge_id, ("verify", "withdraw"),
+                               origin)
+            row = conn.execute(select(templates.c.public_key).join(
+                users_t, users_t.c.id == templates.c.user_id).where(
+                users_t.c.site_id == site.id, users_t.c.external_id == req.user)).first()
+            good = taken is not None and taken[0] == EVALUATED and row is not None
+            public = Ed25519PublicKey.from_public_bytes(row[0]) if row else _DUMMY_PUBLIC
+            purpose, nonce = (taken[2], taken[1]) if taken else ("verify", bytes(NONCE_BYTES))
+            message = signed_message(purpose, site.name, req.user, origin or "",
+                                     req.challenge_id, nonce)
+            try:
+                public.verify(req.signature, message)
+            except InvalidSignature:
+                good = False
+            if good:
+                limits.reset(conn, limits.face_key(site.name, req.user))
+                limits.address_success(conn, f"faceip:{address}")
+            self.log(conn, site, "verified" if good else "verify_failed", req.user,
+                     "face" if good else None)
+        return good
+
+    def enrol(self, req: EnrolRequest, origin: str | None) -> Site:
+        site = self.site(req.site)
+        if (site.storage_mode == "portable") != (req.helper is not None):
+            raise Refused("wrong_mode", "portable sites need the helper data; device sites "
+                                        "must not receive it", "helper")
+        from server.tables import consents
+
+        with self.engine.begin() as conn:
+            uid = self.user_id(conn, site, req.user)
+            consent = None if uid is None else conn.execute(select(consents.c.id).where(
+                consents.c.id == req.consent_id, consents.c.user_id == uid,
+                consents.c.withdrawn_at.is_(None))).first()
+            if consent is None or uid is None:
+                raise Refused("no_consent")
+            existing = conn.execute(select(templates.c.user_id).where(
+                templates.c.user_id == uid)).first()
+            if existing is not None and req.session is None:
+                raise Refused("already_enrolled")
+            if existing is not None:
+                self.session_ok(site, req.user, req.session)
+            taken = self._take(conn, site, req.user, req.challenge_id, ("enrol",), origin)
+            if taken is None or taken[0] != EVALUATED:
+                raise Refused("challenge_invalid")
+            message = signed_message("enrol", site.name, req.user, taken[3], req.challenge_id,
+                                     taken[1])
+            try:
+                Ed25519PublicKey.from_public_bytes(req.public_key).verify(req.signature, message)
+            except (InvalidSignature, ValueError) as exc:
+                raise Refused("not_verified") from exc
+            sealed = None if req.helper is None else self.keys.seal_helper(
+                site.name, req.user, req.helper)
+            conn.execute(delete(templates).where(templates.c.user_id == uid))
+            conn.execute(insert(templates).values(
+                user_id=uid, consent_id=req.consent_id, scheme=SCHEME,
+                public_key=req.public_key, helper_sealed=sealed, created_at=self.clock()))
+            limits.reset(conn, limits.face_key(site.name, req.user))
+            self.log(conn, site, "enrolled", req.user, site.storage_mode)
+        return site

@@ -1,0 +1,136 @@
+"""The database schema (SQLAlchemy Core). Migrations in server/migrations build exactly this.
+
+What is stored, and what is not: no image, embedding or bits of one ever reaches a table.
+A template is a public key plus, in portable mode only, the helper data sealed with a key
+the database does not hold. Users are the site's opaque ids. The audit log names users only
+by a keyed pseudonym and is append-only (triggers refuse UPDATE and DELETE).
+Times are Unix seconds (float where sub-second matters: counters and locks).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# A BIGINT autoincrement key that is SQLite's ROWID alias there.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+sites = Table(
+    "sites", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("origins", Text, nullable=False),  # JSON list of allowed web origins
+    Column("storage_mode", String(16), nullable=False),  # device | portable
+    Column("admin_token_sha256", String(64), nullable=False),
+    Column("key_generation", Integer, nullable=False),  # assertion-signing key generation
+    Column("created_at", Float, nullable=False),
+)
+
+notices = Table(
+    "notices", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("site_id", "version", "language", name="uq_notices_site_version_lang"),
+)
+
+users = Table(
+    "users", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("site_id", "external_id", name="uq_users_site_external"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", LargeBinary(16), primary_key=True),
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("purpose", String(32), nullable=False),
+    Column("notice_version", Integer, nullable=False),
+    Column("notice_sha256", String(64), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("granted_at", Float, nullable=False),
+    Column("withdrawn_at", Float, nullable=True),
+)
+
+templates = Table(
+    "templates", metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("consent_id", LargeBinary(16), ForeignKey("consents.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("scheme", String(32), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("helper_sealed", LargeBinary, nullable=True),  # portable mode only, AES-GCM sealed
+    Column("created_at", Float, nullable=False),
+)
+
+# Challenge states
+FRESH, EVALUATED, DECOY, USED = 0, 1, 2, 3
+
+challenges = Table(
+    "challenges", metadata,
+    Column("id", LargeBinary(16), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("user", String(64), nullable=False),  # the site's id, even for unknown accounts
+    Column("purpose", String(16), nullable=False),
+    Column("origin", String(300), nullable=False),
+    Column("nonce", LargeBinary(32), nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+    Column("state", SmallInteger, nullable=False),
+)
+
+passwords = Table(
+    "passwords", metadata,
+    Column("user_id", BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("hash", String(255), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+attempts = Table(
+    "attempts", metadata,
+    Column("key", String(200), primary_key=True),  # e.g. face:acct:<site>:<user>, pwd:ip:<addr>
+    Column("failures", Integer, nullable=False),
+    Column("window_start", Float, nullable=False),
+    Column("locked_until", Float, nullable=False),
+    Column("last_failure", Float, nullable=False),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("site_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("subject", String(32), nullable=True),  # keyed pseudonym of the user
+    Column("detail", String(200), nullable=True),  # e.g. the method; never biometric data
+    Index("ix_audit_site_at", "site_id", "at"),
+)
