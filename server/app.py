@@ -7,6 +7,10 @@ response passes through ``server.headers`` (isolation, CSP, permissions).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from typing import Any
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -14,7 +18,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from pyapp.protocol import API_PREFIX
-from server import api
+from server import api, assets
 from server.headers import SecurityHeaders
 from server.settings import Settings
 from server.static import StaticFiles
@@ -31,16 +35,30 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/", index),
         Mount(API_PREFIX, routes=parts.routes),
         Mount("/assets", app=StaticFiles(settings.assets_dir, immutable=True), name="assets"),
-        Mount("/models", app=StaticFiles(settings.models_dir, immutable=False,
-                                         suffixes=(".onnx", ".json", ".bin")), name="models"),
-        Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",)),
-              name="web"),
+        Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",),
+                                   render=_page_values(settings)), name="web"),
     ]
     middleware = [Middleware(SecurityHeaders, settings=settings), *parts.middleware]
     app = Starlette(routes=routes, middleware=middleware, lifespan=parts.lifespan,
                     exception_handlers={404: _not_found})
     app.state.settings = settings
     return app
+
+
+def _page_values(settings: Settings) -> Callable[[], dict[str, Any]]:
+    """Values for ``{{ name }}`` in HTML pages: the asset manifest, re-read when it changes."""
+    cache: dict[str, Any] = {"mtime": None, "values": {}}
+
+    def values() -> dict[str, Any]:
+        path = settings.assets_dir / assets.MANIFEST
+        mtime = path.stat().st_mtime_ns if path.is_file() else None
+        if mtime != cache["mtime"]:
+            manifest = assets.read_manifest(settings) if mtime else {}
+            cache["values"] = {**manifest, "manifest": json.dumps(manifest)}
+            cache["mtime"] = mtime
+        return dict(cache["values"])
+
+    return values
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
