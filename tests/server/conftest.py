@@ -1,0 +1,220 @@
+"""Server fixtures: a throwaway PostgreSQL 15 cluster, a fake clock, and an API client that
+speaks the protocol with a test-only OPRF client (tests/server/client.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+
+from pyapp.protocol import API_PREFIX, CONSENT_PURPOSE, VERSION, b64encode
+from server import db, sites
+from server.settings import Settings
+from tests.server.client import Face, public_bytes
+
+PG_BIN = Path(os.environ.get("OWNFACE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+ORIGIN = "https://shop.example"
+NOTICE = "We turn your face into a protected key on your device. You may withdraw any time."
+SERVER_KEY = b64encode(bytes(range(32)))
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temp dir, run as the ``postgres`` user when we are root."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="ownface-pg-"))
+        self.port = free_port()
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        data = self.dir / "data"
+        self.run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+                 "--no-sync", "-E", "UTF8")
+        opts = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c max_connections=200 -c shared_buffers=64MB")
+        self.run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l",
+                 str(self.dir / "log"), "start")
+
+    def stop(self) -> None:
+        try:
+            self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
+                     "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        name = "t_" + uuid.uuid4().hex[:12]
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL binaries not found at {PG_BIN} (install postgresql-15 or set "
+                    "OWNFACE_PG_BIN); the PostgreSQL half of the server tests is skipped")
+    cluster = PostgresCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ownface.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return cluster.new_database()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_settings(tmp_path: Path, database_url: str, clock: Any = None, **extra: Any
+                  ) -> Settings:
+    values: dict[str, Any] = {"server_key": SERVER_KEY, **extra}
+    if clock is not None:
+        values["clock"] = clock
+    return Settings(data_dir=tmp_path, database_url=database_url, web_dir=tmp_path / "web",
+                    assets_dir=tmp_path / "assets", models_dir=tmp_path / "models",
+                    extra=values)
+
+
+def make_app(settings: Settings) -> Any:
+    from server.app import create_app
+
+    return create_app(settings)
+
+
+def add_site(url: str, name: str = "shop", mode: str = "device",
+             origins: tuple[str, ...] = (ORIGIN,)) -> str:
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    token = sites.add_site(engine, name, list(origins), mode)
+    sites.set_notice(engine, name, "en", NOTICE)
+    engine.dispose()
+    return token
+
+
+class Api:
+    """Speaks the protocol to an in-process app; every call returns the httpx response."""
+
+    def __init__(self, client: TestClient, site: str = "shop", origin: str = ORIGIN) -> None:
+        self.client = client
+        self.site = site
+        self.origin = origin
+
+    def post(self, path: str, body: dict[str, Any], origin: str | None = "default",
+             **kw: Any) -> Any:
+        headers = dict(kw.pop("headers", {}))
+        if origin is not None:
+            headers["Origin"] = self.origin if origin == "default" else origin
+        return self.client.post(API_PREFIX + path, json={"v": VERSION, **body},
+                                headers=headers, **kw)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.client.get(API_PREFIX + path, **kw)
+
+    def consent(self, user: str) -> str:
+        notice = self.get(f"/sites/{self.site}/notice", params={"lang": "en"}).json()
+        r = self.post("/consent", {"site": self.site, "user": user, "purpose": CONSENT_PURPOSE,
+                                   "notice_version": notice["version"],
+                                   "notice_sha256": notice["sha256"], "language": "en"})
+        assert r.status_code == 200, r.text
+        return str(r.json()["consent_id"])
+
+    def challenge(self, user: str, purpose: str = "verify", origin: str | None = "default"
+                  ) -> Any:
+        return self.post("/challenge", {"site": self.site, "user": user, "purpose": purpose},
+                         origin=origin)
+
+    def evaluator(self, user: str, cid: str) -> Any:
+        def evaluate(blinded: bytes) -> bytes:
+            r = self.post("/evaluate", {"site": self.site, "user": user, "challenge_id": cid,
+                                        "blinded": b64encode(blinded)})
+            assert r.status_code == 200, r.text
+            from pyapp.protocol import b64decode
+
+            return b64decode(r.json()["evaluated"], "evaluated", 32)
+        return evaluate
+
+    def enrol(self, user: str, face: Face, helper: bytes | None = None,
+              session: str | None = None, consent_id: str | None = None) -> Any:
+        consent_id = consent_id or self.consent(user)
+        ch = self.challenge(user, "enrol").json()
+        key, sig = face.answer(self.evaluator(user, ch["challenge_id"]), "enrol", self.site,
+                               user, self.origin, ch)
+        body = {"site": self.site, "user": user, "challenge_id": ch["challenge_id"],
+                "consent_id": consent_id, "public_key": b64encode(public_bytes(key)),
+                "signature": b64encode(sig)}
+        if helper is not None:
+            body["helper"] = b64encode(helper)
+        if session is not None:
+            body["session"] = session
+        return self.post("/enrol", body)
+
+    def verify(self, user: str, face: Face, purpose: str = "verify") -> Any:
+        ch = self.challenge(user, purpose).json()
+        _, sig = face.answer(self.evaluator(user, ch["challenge_id"]), purpose, self.site,
+                             user, self.origin, ch)
+        return self.post("/verify", {"site": self.site, "user": user,
+                                     "challenge_id": ch["challenge_id"],
+                                     "signature": b64encode(sig)})
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[tuple[Api, str]]:
+    """(Api for the device-mode site "shop", its admin token)."""
+    token = add_site(database_url)
+    settings = make_settings(tmp_path, database_url, clock)
+    with TestClient(make_app(settings), base_url="http://testserver") as client:
+        yield Api(client), token
+
+
+@pytest.fixture
+def api(server: tuple[Api, str]) -> Api:
+    return server[0]
+
+
+ALICE = Face(b"alice's face key" + bytes(16))
+MALLORY = Face(b"mallory's face key" + bytes(14))
