@@ -1,0 +1,86 @@
+"""Run the real server as a uvicorn subprocess (several workers) for crash and load tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from pyapp.protocol import API_PREFIX
+from tests.server.conftest import SERVER_KEY, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class UvicornServer:
+    def __init__(self, data_dir: Path, database_url: str = "", workers: int = 2,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OWNFACE_")}
+        env.update({"OWNFACE_DATA_DIR": str(data_dir), "OWNFACE_SERVER_KEY": SERVER_KEY,
+                    "OWNFACE_WEB_DIR": str(data_dir / "web"),
+                    "OWNFACE_ASSETS_DIR": str(data_dir / "assets"),
+                    "OWNFACE_MODELS_DIR": str(data_dir / "models"), **(extra_env or {})})
+        if database_url:
+            env["OWNFACE_DATABASE_URL"] = database_url
+        self.log = (data_dir / "uvicorn.log").open("wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+             "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, workers: int = 2, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited early, see {self.log.name}")
+            try:
+                if httpx.get(self.url + API_PREFIX + "/health", timeout=1).status_code == 200 \
+                        and len(self.workers()) >= workers:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("uvicorn did not become ready")
+
+    def workers(self) -> list[int]:
+        """PIDs of the worker processes (children of the uvicorn supervisor)."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid:
+                cmdline = (entry / "cmdline").read_bytes()
+                if b"spawn_main" in cmdline:  # not the resource tracker
+                    found.append(int(entry.name))
+        return sorted(found)
+
+    def rss_kib(self) -> dict[int, int]:
+        out = {}
+        for pid in self.workers():
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[pid] = int(line.split()[1])
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
