@@ -18,6 +18,7 @@ docs/api.md).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -44,6 +45,25 @@ def _hkdf(master: bytes, label: str, *parts: str, length: int = 32) -> bytes:
     return HKDF(algorithm=SHA256(), length=length, salt=None, info=info).derive(master)
 
 
+@functools.lru_cache(maxsize=256)
+def _derived(master: bytes, label: str, *parts: str) -> bytes:
+    return _hkdf(master, label, *parts)
+
+
+@functools.lru_cache(maxsize=8192)
+def _oprf_secret(master: bytes, site: str, user: str) -> bytes:
+    from server import oprf
+
+    return oprf.derive_key_pair(_derived(master, "oprf seed", site),
+                                oprf.user_info(site, user))[0]
+
+
+@functools.lru_cache(maxsize=256)
+def _signing_key(master: bytes, site: str, generation: int) -> Ed25519PrivateKey:
+    seed = _hkdf(master, "assertion key", site, str(generation))
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
 @dataclass(frozen=True, repr=False)
 class ServerKeys:
     """Derives every working key from the master secret. Its repr shows no key."""
@@ -57,19 +77,23 @@ class ServerKeys:
     def __repr__(self) -> str:
         return "ServerKeys(<secret>)"
 
+    # Derived keys are cached per process (they are as secret as the master it holds anyway).
     def oprf_seed(self, site: str) -> bytes:
-        return _hkdf(self.master, "oprf seed", site)
+        return _derived(self.master, "oprf seed", site)
+
+    def oprf_secret(self, site: str, user: str) -> bytes:
+        """The account's OPRF secret scalar (RFC 9497 DeriveKeyPair from the site's seed)."""
+        return _oprf_secret(self.master, site, user)
 
     def signing_key(self, site: str, generation: int) -> Ed25519PrivateKey:
-        seed = _hkdf(self.master, "assertion key", site, str(generation))
-        return Ed25519PrivateKey.from_private_bytes(seed)
+        return _signing_key(self.master, site, generation)
 
     def session_mac_key(self) -> bytes:
-        return _hkdf(self.master, "session mac")
+        return _derived(self.master, "session mac")
 
     def pseudonym(self, site: str, user: str) -> str:
         """A stable per-site pseudonym for the audit log: no user id is logged."""
-        key = _hkdf(self.master, "audit pseudonym", site)
+        key = _derived(self.master, "audit pseudonym", site)
         return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:32]
 
     def decoy_helper(self, site: str, user: str, size: int) -> bytes:

@@ -7,12 +7,12 @@ Each limited thing is one row of ``attempts`` keyed by what it limits:
   counted *before* it is answered. After ``face_limit`` attempts without a success the account's
   face path is locked for ``face_lock_seconds``: evaluations during the lock get a random group
   element (the answer of a wrong face), are not counted and do not extend the lock. When the
-  lock runs out the budget starts again. A successful verify or enrol deletes the row.
+  lock runs out the budget starts again. A successful verify or enrol clears the count.
 * ``pwd:<site>:<user>``: password attempts of one account, also counted before checking.
   The first ``password_free`` failures cost nothing; from then on each failure locks the
   password path for ``password_base_delay * 2**k`` seconds, capped at ``password_max_delay``
   (progressive delay, never permanent). Attempts during a lock fail like a wrong password,
-  are not counted and do not extend it. Success deletes the row.
+  are not counted and do not extend it. Success clears the count.
 * ``faceip:<addr>`` and ``pwdip:<addr>``: unconfirmed attempts from one client address within
   a window; past ``ip_limit`` the address gets 429 until the window ends. A success gives one
   back, so honest traffic from a shared address is not starved.
@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
@@ -67,15 +67,16 @@ class _Row:
 
 
 def _load(conn: Connection, key: str, now: float) -> _Row:
-    values = {"key": key, "failures": 0, "window_start": now, "locked_until": 0.0,
-              "last_failure": now}
+    query = select(attempts).where(attempts.c.key == key)
     if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(attempts).values(values).on_conflict_do_nothing())
-        query = select(attempts).where(attempts.c.key == key).with_for_update()
-    else:
-        conn.execute(sqlite.insert(attempts).values(values).on_conflict_do_nothing())
-        query = select(attempts).where(attempts.c.key == key)
-    row = conn.execute(query).one()
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        values = {"key": key, "failures": 0, "window_start": now, "locked_until": 0.0,
+                  "last_failure": now}
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(attempts).values(values).on_conflict_do_nothing())
+        row = conn.execute(query).one()
     return _Row(row.failures, row.window_start, row.locked_until, row.last_failure)
 
 
@@ -142,7 +143,9 @@ def address_success(conn: Connection, key: str) -> None:
 
 
 def reset(conn: Connection, key: str) -> None:
-    conn.execute(delete(attempts).where(attempts.c.key == key))
+    """A success: the count and any lock are cleared (the row stays, saving an insert)."""
+    conn.execute(update(attempts).where(attempts.c.key == key, (attempts.c.failures > 0) | (
+        attempts.c.locked_until > 0)).values(failures=0, locked_until=0.0))
 
 
 def face_key(site: str, user: str) -> str:

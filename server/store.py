@@ -164,37 +164,39 @@ class Store:
             raise Refused("invalid_element", str(exc), "blinded") from exc
         now = self.clock()
         with self.engine.begin() as conn:
-            row = conn.execute(select(challenges).where(challenges.c.id == req.challenge_id)
-                               ).first()
-            if (row is None or row.site_id != site.id or row.user != req.user
-                    or row.state != FRESH or row.expires_at <= now or row.origin != origin):
-                raise Refused("challenge_invalid")
-            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
-                raise Refused("rate_limited")
-            real = limits.face_attempt(conn, limits.face_key(site.name, req.user), now,
-                                       self.policy)
             claimed = conn.execute(update(challenges).where(
-                challenges.c.id == req.challenge_id, challenges.c.state == FRESH).values(
-                state=EVALUATED if real else DECOY)).rowcount
+                challenges.c.id == req.challenge_id, challenges.c.site_id == site.id,
+                challenges.c.user == req.user, challenges.c.state == FRESH,
+                challenges.c.expires_at > now, challenges.c.origin == (origin or "")).values(
+                state=EVALUATED)).rowcount
             if claimed != 1:
                 raise Refused("challenge_invalid")
+            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
+                raise Refused("rate_limited")  # (rolls the claim back)
+            real = limits.face_attempt(conn, limits.face_key(site.name, req.user), now,
+                                       self.policy)
+            if not real:
+                conn.execute(update(challenges).where(challenges.c.id == req.challenge_id)
+                             .values(state=DECOY))
         if not real:  # locked: the answer a wrong face would get
             return Evaluation(evaluated=oprf.random_element())
-        secret, _ = oprf.derive_key_pair(self.keys.oprf_seed(site.name),
-                                         oprf.user_info(site.name, req.user))
+        secret = self.keys.oprf_secret(site.name, req.user)
         return Evaluation(evaluated=oprf.blind_evaluate(secret, req.blinded))
 
-    def _take(self, conn: Connection, site: Site, user: str, cid: bytes, purposes: tuple[str, ...],
-              origin: str | None) -> tuple[int, bytes, str, str] | None:
-        """Consume an evaluated challenge: (state, nonce, purpose, origin), or None."""
-        row = conn.execute(select(challenges).where(challenges.c.id == cid)).first()
-        if (row is None or row.site_id != site.id or row.user != user
-                or row.state not in (EVALUATED, DECOY) or row.purpose not in purposes
-                or row.expires_at <= self.clock() or row.origin != origin):
+    def _take(self, conn: Connection, site: Site, user: str, cid: bytes,
+              purposes: tuple[str, ...], origin: str | None
+              ) -> tuple[int, bytes, str, str] | None:
+        """Consume an evaluated challenge: (state it had, nonce, purpose, origin), or None."""
+        row = conn.execute(update(challenges).where(
+            challenges.c.id == cid, challenges.c.site_id == site.id, challenges.c.user == user,
+            challenges.c.state.in_((EVALUATED, DECOY)), challenges.c.purpose.in_(purposes),
+            challenges.c.expires_at > self.clock(), challenges.c.origin == (origin or ""))
+            .values(state=USED + challenges.c.state)  # 4: was evaluated, 5: was a decoy
+            .returning(challenges.c.state, challenges.c.nonce, challenges.c.purpose,
+                       challenges.c.origin)).first()
+        if row is None:
             return None
-        done = conn.execute(update(challenges).where(
-            challenges.c.id == cid, challenges.c.state == row.state).values(state=USED)).rowcount
-        return None if done != 1 else (row.state, row.nonce, row.purpose, row.origin)
+        return (int(row.state) - USED, row.nonce, row.purpose, row.origin)
 
     def verify(self, req: VerifyRequest, origin: str | None, address: str) -> bool:
         """True when the signature opens; every failure is the same False."""

@@ -92,7 +92,7 @@ templates = Table(
     Column("created_at", Float, nullable=False),
 )
 
-# Challenge states
+# Challenge states; a used challenge keeps what it was: USED + EVALUATED or USED + DECOY
 FRESH, EVALUATED, DECOY, USED = 0, 1, 2, 3
 
 challenges = Table(

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class UvicornServer:
     def __init__(self, data_dir: Path, database_url: str = "", workers: int = 2,
                  extra_env: dict[str, str] | None = None) -> None:
+        self.n_workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("OWNFACE_")}
@@ -52,6 +53,8 @@ class UvicornServer:
 
     def workers(self) -> list[int]:
         """PIDs of the worker processes (children of the uvicorn supervisor)."""
+        if self.n_workers == 1:  # uvicorn serves in its own process
+            return [self.proc.pid]
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
