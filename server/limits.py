@@ -20,7 +20,9 @@ Each limited thing is one row of ``attempts`` keyed by what it limits:
 Rows idle for ``forget_after`` seconds start from zero. Every check-and-count runs inside the
 caller's transaction with the row locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
 ``BEGIN IMMEDIATE`` serialises writers on SQLite), so two workers cannot both spend the last
-attempt. The clock is the caller's (``now``), so tests move time by hand.
+attempt. Callers lock the account's row before the address's row, always in that order, so
+concurrent transactions cannot deadlock on PostgreSQL. The clock is the caller's (``now``),
+so tests move time by hand.
 """
 
 from __future__ import annotations

@@ -146,10 +146,10 @@ def verify_password(store: Store, req: PasswordVerify, address: str) -> bool:
     site = store.site(req.site)
     now = store.clock()
     with store.engine.begin() as conn:
+        allowed = limits.password_attempt(conn, limits.password_key(site.name, req.user), now,
+                                          store.policy)  # account row first, then address
         if not limits.address_attempt(conn, f"pwdip:{address}", now, store.policy):
             raise Refused("rate_limited")
-        allowed = limits.password_attempt(conn, limits.password_key(site.name, req.user), now,
-                                          store.policy)
         uid = store.user_id(conn, site, req.user)
         stored = None if uid is None else conn.execute(select(passwords.c.hash).where(
             passwords.c.user_id == uid)).scalar()

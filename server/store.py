@@ -171,10 +171,11 @@ class Store:
                 state=EVALUATED)).rowcount
             if claimed != 1:
                 raise Refused("challenge_invalid")
-            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
-                raise Refused("rate_limited")  # (rolls the claim back)
+            # Lock order everywhere: the account's row, then the address's row (no deadlocks).
             real = limits.face_attempt(conn, limits.face_key(site.name, req.user), now,
                                        self.policy)
+            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
+                raise Refused("rate_limited")  # (rolls the claim and the count back)
             if not real:
                 conn.execute(update(challenges).where(challenges.c.id == req.challenge_id)
                              .values(state=DECOY))
