@@ -1,0 +1,95 @@
+"""Verification end to end against the in-process stand-in server."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pyapp import protocol
+from pyapp.enrol import enrol
+from pyapp.errors import InputError, NotMatched, Refused
+from pyapp.template import Template
+from pyapp.verify import verify
+
+from .standin import StandInServer
+from .test_binarise import synthetic_people, synthetic_scheme
+from .test_enrol import CONSENT, ORIGIN, run
+
+
+def enrolled(mode: str = "device", seed: int = 31) -> tuple[StandInServer, bytes, np.ndarray]:
+    server = StandInServer(ORIGIN, mode=mode)
+    faces, _ = synthetic_people(1, 3, seed=seed)
+    result = run(enrol(faces[0], scheme=synthetic_scheme(), site="shop", user="alice",
+                       origin=ORIGIN, consent_id=CONSENT, api=server, mode=mode))
+    return server, result.template, faces
+
+
+def test_the_same_person_verifies_in_device_mode() -> None:
+    server, template, faces = enrolled()
+    for probe in (faces[1], faces[2], faces[1:]):
+        verified = run(verify(probe, scheme=synthetic_scheme(), site="shop", user="alice",
+                              origin=ORIGIN, api=server, template=template))
+        assert isinstance(verified, protocol.Verified) and verified.method == "face"
+    assert server.challenges == {}  # every challenge was used exactly once
+
+
+def test_portable_mode_gets_the_helper_from_the_challenge() -> None:
+    server, _, faces = enrolled("portable")
+    verified = run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",
+                          origin=ORIGIN, api=server))
+    assert verified.method == "face"
+
+
+def test_another_person_is_not_matched_or_refused() -> None:
+    server, template, _ = enrolled()
+    others, _ = synthetic_people(6, 1, seed=99)
+    outcomes = []
+    for face in others:
+        with pytest.raises((NotMatched, Refused)) as info:
+            run(verify(face, scheme=synthetic_scheme(), site="shop", user="alice",
+                       origin=ORIGIN, api=server, template=template))
+        outcomes.append(type(info.value).__name__)
+    assert "NotMatched" in outcomes
+
+
+def test_a_signature_cannot_be_replayed() -> None:
+    server, template, faces = enrolled()
+    captured: list[protocol.VerifyRequest] = []
+    original = server.verify
+
+    async def spy(request: protocol.VerifyRequest) -> protocol.Verified:
+        captured.append(request)
+        return await original(request)
+
+    server.verify = spy  # type: ignore[method-assign]
+    run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice", origin=ORIGIN,
+               api=server, template=template))
+    with pytest.raises(Refused):  # the challenge is spent
+        run(server.verify(captured[0]))
+    fresh = run(server.challenge(protocol.ChallengeRequest("shop", "alice", "verify")))
+    replay = protocol.VerifyRequest("shop", "alice", fresh.challenge_id, captured[0].signature)
+    with pytest.raises(Refused):  # a new challenge needs a new signature
+        run(server.verify(replay))
+
+
+def test_keys_are_bound_to_the_account() -> None:
+    server, template, faces = enrolled()
+    run(enrol(faces[0], scheme=synthetic_scheme(), site="shop", user="carol", origin=ORIGIN,
+              consent_id=CONSENT, api=server))
+    # alice's template opened by alice's face but presented as carol: carol's OPRF key and
+    # carol's salt give another key pair, which carol's stored public key refuses.
+    with pytest.raises(Refused):
+        run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="carol",
+                   origin=ORIGIN, api=server, template=template))
+
+
+def test_missing_or_foreign_templates_are_refused() -> None:
+    server, template, faces = enrolled()
+    with pytest.raises(InputError, match="no template"):
+        run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",
+                   origin=ORIGIN, api=server))
+    parsed = Template.decode(template)
+    foreign = Template(bytes(8), parsed.seed, parsed.helper).encode()
+    with pytest.raises(InputError, match="other binarisation"):
+        run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",
+                   origin=ORIGIN, api=server, template=foreign))
