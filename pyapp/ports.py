@@ -14,6 +14,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from pyapp import protocol
+
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -39,3 +41,19 @@ def system_clock() -> float:
 def system_random(n: int) -> bytes:
     """``n`` bytes from the OS CSPRNG (``crypto.getRandomValues`` under Pyodide)."""
     return os.urandom(n)
+
+
+class Api(Protocol):
+    """The OwnFace server as the enrol/verify compositions see it (pyapp.protocol messages).
+
+    The browser adapter speaks HTTP (fetch); tests use an in-process stand-in. Refusals
+    raise ``pyapp.errors.Refused``.
+    """
+
+    async def challenge(self, request: protocol.ChallengeRequest) -> protocol.Challenge: ...
+
+    async def evaluate(self, request: protocol.EvaluateRequest) -> protocol.Evaluation: ...
+
+    async def enrol(self, request: protocol.EnrolRequest) -> protocol.Enrolled: ...
+
+    async def verify(self, request: protocol.VerifyRequest) -> protocol.Verified: ...
