@@ -31,17 +31,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def index(request: Request) -> Response:
         return RedirectResponse("/app/", status_code=307)
 
+    page_values = _page_values(settings)
     routes: list[BaseRoute] = [
         Route("/", index),
         Mount(API_PREFIX, routes=parts.routes),
         Mount("/assets", app=StaticFiles(settings.assets_dir, immutable=True), name="assets"),
         Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",),
-                                   render=_page_values(settings)), name="web"),
+                                   render=page_values), name="web"),
     ]
     middleware = [Middleware(SecurityHeaders, settings=settings), *parts.middleware]
     app = Starlette(routes=routes, middleware=middleware, lifespan=parts.lifespan,
                     exception_handlers={404: _not_found})
     app.state.settings = settings
+    app.state.page_values = page_values
     return app
 
 

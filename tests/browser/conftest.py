@@ -1,0 +1,172 @@
+"""Browser fixtures: a live OwnFace server, Debian's Chromium, a fake camera, the network audit.
+
+Chromium is driven by pytest-playwright with ``executable_path`` (Playwright cannot download
+its own browser here). Its own background traffic is switched off and its DNS pinned to
+loopback, so any request to another host shows up as a failed request in the audit.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+
+from server import assets
+from server.app import create_app
+from server.settings import ROOT, Settings
+from server.static import StaticFiles
+from tests.browser.audit import NetworkAudit
+from tests.browser.y4m import write_y4m
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+TEST_PAGES = Path(__file__).with_name("pages")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class LiveServer:
+    """uvicorn serving ``app`` from a background thread."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def app_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data = tmp_path_factory.mktemp("ownface-data")
+    settings = Settings(data_dir=data, port=0)
+    assets.setup(settings, with_test=True, quiet=True)
+    return settings
+
+
+def pyodide_suite() -> list[str]:
+    """The test files pyapp's in-browser run needs: tests/pyapp plus the shared conftest."""
+    tests = ROOT / "tests"
+    files = [tests / "__init__.py", tests / "conftest.py"]
+    files += sorted(p for p in (tests / "pyapp").rglob("*") if p.is_file()
+                    and "__pycache__" not in p.parts and p.suffix in {".py", ".json"})
+    return [p.relative_to(ROOT).as_posix() for p in files]
+
+
+def test_routes() -> list[Any]:
+    """Test-only routes: the in-Pyodide runner page and the test files it fetches."""
+
+    async def listing(request: Request) -> Response:
+        return JSONResponse({"files": pyodide_suite(), "args": ["tests/pyapp"]})
+
+    async def file(request: Request) -> Response:
+        path = request.path_params["path"]
+        if path not in pyodide_suite():
+            return Response(status_code=404)
+        return Response((ROOT / path).read_bytes(), media_type="text/plain")
+
+    return [Route("/_test/files.json", listing), Route("/_test/files/{path:path}", file)]
+
+
+@pytest.fixture(scope="session")
+def live_server(app_settings: Settings) -> Iterator[LiveServer]:
+    app = create_app(app_settings)
+    # test-only pages, served through the same middleware (headers, CSP) as the real ones
+    pages = Mount("/_test", app=StaticFiles(TEST_PAGES, immutable=False,
+                                             render=app.state.page_values))
+    app.router.routes[0:0] = [*test_routes(), pages]
+    with LiveServer(app, free_port()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+                    "(apt-get install chromium); the README's test command does this.")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
+@pytest.fixture(scope="session")
+def camera_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[np.ndarray]], Path]:
+    """Make a fake-camera file from 640x480 RGB frames."""
+    folder = tmp_path_factory.mktemp("camera")
+    counter = iter(range(10**6))
+
+    def make(frames: list[np.ndarray]) -> Path:
+        return write_y4m(folder / f"camera-{next(counter)}.y4m", frames, repeat=5)
+
+    return make
+
+
+@pytest.fixture
+def launch_with_camera(browser_type: Any, browser_type_launch_args: dict[str, Any]
+                       ) -> Iterator[Callable[[Path], Any]]:
+    """Launch Chromium whose (fake) camera shows the given .y4m file."""
+    launched: list[Any] = []
+
+    def launch(camera: Path) -> Any:
+        args = [*browser_type_launch_args["args"], "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={camera}"]
+        browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
+        launched.append(browser)
+        return browser
+
+    yield launch
+    for browser in launched:
+        browser.close()
+
+
+@pytest.fixture
+def audit() -> NetworkAudit:
+    return NetworkAudit()
+
+
+def photo_frame(photo: Path, size: tuple[int, int] = (640, 480)) -> np.ndarray:
+    """A camera-like RGB frame: the photo scaled to 3/4 of the frame height, centred on grey."""
+    from PIL import Image
+
+    width, height = size
+    with Image.open(photo) as img:
+        side = height * 3 // 4
+        face = np.asarray(img.convert("RGB").resize((side, side), Image.BILINEAR))
+    frame = np.full((height, width, 3), 96, dtype=np.uint8)
+    top, left = (height - side) // 2, (width - side) // 2
+    frame[top:top + side, left:left + side] = face
+    return frame
+
+
+__all__ = ["ROOT", "LiveServer", "photo_frame"]

@@ -1,0 +1,31 @@
+// Glue the browser demands: start Python (Pyodide, through PyScript) in a worker.
+// Everything the page does is written in Python (pyapp.browser); this file only reads the
+// asset manifest the server rendered into the page, starts PyScript's worker with it, and
+// reports loading progress. It repeats no protocol constant and no version number.
+import { camera } from "./camera.js";
+
+const manifest = JSON.parse(document.getElementById("ownface-manifest").textContent);
+const script = document.querySelector("script[data-entry]");
+const entry = script.dataset.entry;
+// the in-browser test run (tests/browser) also installs pytest and its dependencies
+const wheels = [...manifest.wheels, ...("testWheels" in script.dataset ? manifest.test_wheels : [])];
+const abs = (url) => new URL(url, location.href).href;
+
+const status = (stage, detail = "") =>
+  document.dispatchEvent(new CustomEvent("ownface:loading", { detail: { stage, detail } }));
+
+window.ownfaceGlue = { camera, manifest };
+
+status("runtime");
+const { PyWorker } = await import(manifest.pyscript);
+const started = performance.now();
+const worker = await PyWorker(abs(entry), {
+  version: abs(manifest.pyodide),
+  config: {
+    packages: ["numpy", ...wheels.map(abs)],
+    js_modules: { worker: { [abs(manifest.ort)]: "ort" } },
+  },
+});
+window.ownfaceGlue.worker = worker;
+window.ownfaceGlue.readyMs = performance.now() - started;
+status("ready");
