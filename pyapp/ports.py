@@ -20,9 +20,13 @@ FloatArray = npt.NDArray[np.float32]
 
 
 class Inference(Protocol):
-    """Runs one ONNX model: named float32 inputs in, named float32 outputs out."""
+    """Runs one ONNX model: named float32 inputs in, named float32 outputs out.
 
-    def run(self, inputs: Mapping[str, FloatArray]) -> dict[str, FloatArray]: ...
+    Asynchronous because onnxruntime-web only offers a Promise-based ``session.run``; the
+    CPython adapter (pyapp.host) wraps onnxruntime's synchronous run.
+    """
+
+    async def run(self, inputs: Mapping[str, FloatArray]) -> dict[str, FloatArray]: ...
 
 
 class Clock(Protocol):
