@@ -32,8 +32,9 @@ def centre_square(frame: np.ndarray, size: int) -> np.ndarray:
     h, w = frame.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    idx = (np.arange(size) * side / size).astype(np.int64)
-    return frame[top + idx][:, left + idx, :3]
+    idx = (np.arange(size) * side / size).astype(np.intp)
+    square: np.ndarray = frame[top + idx][:, left + idx, :3]
+    return square
 
 
 async def main() -> None:
@@ -53,7 +54,7 @@ async def main() -> None:
         button.disabled = True
         dom.set_text("status", "Starting the camera…")
         try:
-            width, height = await camera.start()
+            await camera.start()
             frame = camera.grab()
         finally:
             camera.stop()  # the camera runs only for as long as it takes to read one frame
