@@ -2,14 +2,17 @@
 
 Scheme (parameters learned once on a disjoint population, shipped in models/binarise-v1.json):
 
-1. Average the L2-normalised embeddings given (several frames or photos), re-normalise,
-   subtract the population mean (centring), re-normalise.
-2. Project onto ``p`` fixed pseudo-random +-1 directions (generated from a public seed with
-   SHA-256, so CPython and Pyodide get the identical matrix).
-3. Cut each projection into ``L`` equal-frequency levels (thresholds = population quantiles)
-   and write the level as a thermometer code (L-1 bits), so the Hamming distance between two
-   codes is the L1 distance between their level vectors, which over many random directions
-   approximates the Euclidean (cosine) distance of the embeddings.
+1. Average the L2-normalised embeddings given (several frames or photos) and re-normalise.
+2. Rotate by a fixed pseudo-random orthogonal matrix (Haar-distributed: QR of a Gaussian
+   matrix drawn from SHA-256 of a public seed, so CPython and Pyodide build the same one).
+   A rotation keeps the cosine geometry and spreads every embedding dimension over all
+   coordinates, so the coordinates have similar spread.
+3. Quantise each coordinate with L levels of ONE common width, centred on that coordinate's
+   population median, and write the level as a thermometer code (L-1 bits). The Hamming
+   distance of two codes is then the L1 distance of their level vectors, which (for rotated
+   coordinates of equal scale) tracks the Euclidean, i.e. cosine, distance of the embeddings.
+   Equal-frequency levels (each coordinate stretched to its own spread) were measured and
+   rejected: they act like a diagonal whitening and lose ~4-10 points of TAR (docs/security.md).
 4. Keep exactly the code length n of bits and permute them with a permutation drawn from the
    per-enrolment ``seed`` (stored in the template). Two enrolments of one face therefore put
    their bits under unrelated codewords in unrelated orders; re-enrolling revokes.
@@ -44,12 +47,28 @@ def _stream(label: bytes, seed: bytes, nbytes: int) -> bytes:
     return b"".join(blocks)[:nbytes]
 
 
-def rademacher(count: int, dim: int, seed: bytes) -> F64:
-    """A count x dim matrix of +-1/sqrt(dim) from the public projection seed."""
-    raw = np.frombuffer(_stream(b"OwnFace/1 projection", seed, -(-count * dim // 8)),
-                        dtype=np.uint8)
-    signs = np.unpackbits(raw, bitorder="little")[: count * dim].astype(np.float64)
-    matrix: F64 = ((2.0 * signs - 1.0) / np.sqrt(dim)).reshape(count, dim)
+def _uniform(label: bytes, seed: bytes, count: int) -> F64:
+    """``count`` floats in (0, 1) from 53-bit integers of the SHA-256 stream (exact)."""
+    raw = np.frombuffer(_stream(label, seed, 8 * count), dtype="<u8")
+    uniform: F64 = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    return uniform
+
+
+def rotation(count: int, dim: int, seed: bytes) -> F64:
+    """``count`` rows of stacked Haar-random dim x dim orthogonal matrices from ``seed``.
+
+    Gaussian entries by Box-Muller from the SHA-256 stream, then QR with the signs fixed
+    (R's diagonal made positive), so the result does not depend on the LAPACK in use.
+    """
+    blocks = []
+    half = -(-dim * dim // 2)
+    for b in range(-(-count // dim)):
+        u = _uniform(b"OwnFace/1 rotation" + b.to_bytes(2, "big"), seed, 2 * half)
+        radius, angle = np.sqrt(-2.0 * np.log(u[:half])), 2.0 * np.pi * u[half:]
+        gauss = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])
+        q, r = np.linalg.qr(gauss[: dim * dim].reshape(dim, dim))
+        blocks.append((q * np.where(np.diag(r) < 0, -1.0, 1.0)).T)
+    matrix: F64 = np.vstack(blocks)[:count]
     return matrix
 
 
@@ -67,23 +86,29 @@ class Scheme:
     """Learned binarisation parameters plus the BCH code they feed."""
 
     params: dict[str, Any]
-    mean: F64
-    projection: F64
+    projection: F64  # p x d rotation rows
     thresholds: F64  # p x (L-1), increasing along axis 1
     code: BCH
     scheme_id: bytes  # 8 bytes naming these exact parameters (stored in every template)
 
     @property
     def dim(self) -> int:
-        return int(self.mean.shape[0])
+        return int(self.projection.shape[1])
 
     @property
     def levels(self) -> int:
         return int(self.thresholds.shape[1]) + 1
 
     def __repr__(self) -> str:
-        return (f"Scheme(v{self.params['version']}, {self.projection.shape[0]} projections x "
-                f"{self.levels} levels -> {self.code!r})")
+        return (f"Scheme(v{self.params['version']}, {self.projection.shape[0]} rotated "
+                f"coordinates x {self.levels} levels -> {self.code!r})")
+
+
+def level_thresholds(centre: F64, step: float, levels_: int) -> F64:
+    """Thresholds of L equal-width levels centred on each coordinate's median."""
+    offsets = (np.arange(1, levels_) - levels_ / 2) * step
+    thresholds: F64 = centre[:, None] + offsets[None, :]
+    return thresholds
 
 
 def scheme_from_params(params: dict[str, Any]) -> Scheme:
@@ -92,24 +117,25 @@ def scheme_from_params(params: dict[str, Any]) -> Scheme:
         if params["format"] != FORMAT or params["version"] != 1:
             raise ModelError("unknown binarisation parameter format or version")
         dim = int(params["dim"])
-        mean = np.asarray(params["mean"], dtype=np.float64)
-        proj = params["projection"]
-        if proj["kind"] != "rademacher":
-            raise ModelError(f"unknown projection kind {proj['kind']!r}")
-        projection = rademacher(int(proj["count"]), dim, bytes.fromhex(proj["seed"]))
-        thresholds = np.asarray(params["thresholds"], dtype=np.float64)
+        rot = params["rotation"]
+        if rot["kind"] != "haar-qr":
+            raise ModelError(f"unknown rotation kind {rot['kind']!r}")
+        projection = rotation(int(rot["count"]), dim, bytes.fromhex(rot["seed"]))
+        centre = np.asarray(params["centre"], dtype=np.float64)
+        step, levels_ = float(params["step"]), int(params["levels"])
         code = bch(int(params["code"]["m"]), int(params["code"]["t"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelError(f"malformed binarisation parameters: {exc}") from exc
-    if mean.shape != (dim,) or thresholds.ndim != 2 or thresholds.shape[0] != len(projection):
-        raise ModelError("binarisation parameters have inconsistent shapes")
-    if np.any(np.diff(thresholds, axis=1) < 0) or not np.all(np.isfinite(thresholds)):
-        raise ModelError("binarisation thresholds must be finite and increasing")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"malformed binarisation parameters: {exc!r}") from exc
+    if centre.shape != (len(projection),) or not np.all(np.isfinite(centre)):
+        raise ModelError("binarisation centres must be one finite value per coordinate")
+    if not (step > 0 and np.isfinite(step)) or not 2 <= levels_ <= 64:
+        raise ModelError("binarisation step must be positive and levels 2..64")
+    thresholds = level_thresholds(centre, step, levels_)
     if thresholds.size < code.length:
         raise ModelError(f"{thresholds.size} bits cannot fill a code of length {code.length}")
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
     scheme_id = hashlib.sha256(canonical).digest()[:8]
-    return Scheme(params, mean, projection, thresholds, code, scheme_id)
+    return Scheme(params, projection, thresholds, code, scheme_id)
 
 
 def load_scheme(path: str | Path) -> Scheme:
@@ -135,17 +161,13 @@ def average(embeddings: object, dim: int) -> F64:
 
 
 def project(embeddings: object, scheme: Scheme) -> F64:
-    """Step 1-2: the p projections of the (averaged, centred) embedding."""
-    x = average(embeddings, scheme.dim) - scheme.mean
-    norm = np.linalg.norm(x)
-    if norm == 0:
-        raise InputError("the embedding equals the population mean")
-    projected: F64 = scheme.projection @ (x / norm)
+    """Steps 1-2: the rotated coordinates of the (averaged) embedding."""
+    projected: F64 = scheme.projection @ average(embeddings, scheme.dim)
     return projected
 
 
 def levels(projected: F64, scheme: Scheme) -> npt.NDArray[np.int64]:
-    """Step 3: the equal-frequency level (0 .. L-1) of each projection."""
+    """Step 3: the level (0 .. L-1) of each rotated coordinate."""
     level: npt.NDArray[np.int64] = (projected[..., :, None] > scheme.thresholds).sum(
         axis=-1).astype(np.int64)
     return level
@@ -170,23 +192,22 @@ def binarise(embeddings: object, scheme: Scheme, seed: bytes) -> Bits:
 
 
 # --- fitting (CPython, run by bench/protection.py on the training people) ---------------------
-def fit(train: F64, *, projections: int, levels_: int, code_m: int, code_t: int,
-        projection_seed: bytes, note: str = "") -> dict[str, Any]:
-    """Learn mean and equal-frequency thresholds on ``train`` (rows: L2-normalised)."""
+def fit(train: F64, *, coordinates: int, levels_: int, width: float, code_m: int,
+        code_t: int, rotation_seed: bytes, note: str = "") -> dict[str, Any]:
+    """Learn the coordinate medians and the common level width on ``train`` (rows).
+
+    The step is ``width * 4 / L`` times the mean per-coordinate standard deviation, so the
+    L levels span about +-2 * width standard deviations.
+    """
     x = train / np.linalg.norm(train, axis=1, keepdims=True)
-    mean = x.mean(axis=0)
-    centred = x - mean
-    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
-    matrix = rademacher(projections, x.shape[1], projection_seed)
-    z = centred @ matrix.T
-    quantiles = np.arange(1, levels_) / levels_
-    thresholds = np.quantile(z, quantiles, axis=0).T
+    z = x @ rotation(coordinates, x.shape[1], rotation_seed).T
+    centre = np.median(z, axis=0)
+    step = width * 4.0 / levels_ * float(z.std(axis=0).mean())
     return {
         "format": FORMAT, "version": 1, "dim": int(x.shape[1]),
-        "mean": [round(float(v), 7) for v in mean],
-        "projection": {"kind": "rademacher", "count": projections,
-                       "seed": projection_seed.hex()},
-        "thresholds": [[round(float(v), 6) for v in row] for row in thresholds],
+        "rotation": {"kind": "haar-qr", "count": coordinates, "seed": rotation_seed.hex()},
+        "centre": [round(float(v), 7) for v in centre],
+        "step": round(step, 9), "levels": levels_,
         "code": {"m": code_m, "t": code_t},
         "note": note,
     }

@@ -33,22 +33,27 @@ def synthetic_people(people: int, per_person: int, seed: int, spread: float = 0.
 
 @lru_cache(maxsize=1)
 def synthetic_scheme() -> Scheme:
-    """64 projections x 9 levels = 512 bits -> BCH(511, t=60); fitted on synthetic people."""
+    """32 coordinates x 17 levels = 512 bits -> BCH(511, t=60); fitted on synthetic people."""
     train, _ = synthetic_people(300, 3, seed=1)
-    params = binarise.fit(train, projections=64, levels_=9, code_m=9, code_t=60,
-                          projection_seed=b"synthetic", note="test scheme")
+    params = binarise.fit(train, coordinates=32, levels_=17, width=1.75, code_m=9, code_t=60,
+                          rotation_seed=b"synthetic", note="test scheme")
     return scheme_from_params(params)
 
 
-def test_projection_matrix_is_deterministic_and_balanced() -> None:
-    matrix = binarise.rademacher(4, 8, b"seed")
-    assert set(np.unique(matrix * np.sqrt(8)).tolist()) == {-1.0, 1.0}
-    # known answer: the sign bits are SHA-256 counter-mode bits, little-endian within bytes
-    first = hashlib.sha256(b"OwnFace/1 projection" + b"seed" + bytes(4)).digest()[0]
-    assert [int(v > 0) for v in matrix[0]] == [(first >> i) & 1 for i in range(8)]
-    big = binarise.rademacher(256, 128, b"x")
-    assert abs(big.mean()) < 0.01
-    assert np.array_equal(big, binarise.rademacher(256, 128, b"x"))
+def test_rotation_is_a_deterministic_orthogonal_matrix() -> None:
+    matrix = binarise.rotation(16, 16, b"seed")
+    assert np.allclose(matrix @ matrix.T, np.eye(16), atol=1e-12)
+    assert np.array_equal(matrix, binarise.rotation(16, 16, b"seed"))
+    assert not np.allclose(matrix, binarise.rotation(16, 16, b"other"))
+    stacked = binarise.rotation(40, 16, b"seed")
+    assert stacked.shape == (40, 16) and np.array_equal(stacked[:16], matrix)
+    assert not np.allclose(stacked[16:32], matrix)
+    # known answer for the uniform stream: 53 bits of SHA-256 counter-mode words
+    word = int.from_bytes(hashlib.sha256(b"L" + b"S" + bytes(4)).digest()[:8], "little")
+    assert binarise._uniform(b"L", b"S", 1)[0] == ((word >> 11) + 0.5) / 2**53
+    # Haar-like: entries of a big rotation look Gaussian with variance 1/d
+    big = binarise.rotation(128, 128, b"x")
+    assert abs(big.var() * 128 - 1) < 0.02 and abs(big.mean()) < 0.01
 
 
 def test_permutation_is_a_seeded_permutation() -> None:
@@ -62,12 +67,16 @@ def test_permutation_is_a_seeded_permutation() -> None:
         binarise.permutation(bytes(8), 10)
 
 
-def test_levels_are_equal_frequency_on_the_training_population() -> None:
+def test_levels_are_equal_width_and_centred_on_the_training_medians() -> None:
     scheme = synthetic_scheme()
+    steps = np.diff(scheme.thresholds, axis=1)
+    assert np.allclose(steps, scheme.params["step"])
     train, _ = synthetic_people(300, 3, seed=1)
     level = np.array([binarise.levels(binarise.project(x, scheme), scheme) for x in train])
-    counts = np.bincount(level.ravel(), minlength=scheme.levels) / level.size
-    assert np.allclose(counts, 1 / scheme.levels, atol=0.01)
+    middle = scheme.levels // 2  # L odd: the middle level straddles the median
+    assert abs((level > middle).mean() - (level < middle).mean()) < 0.02
+    assert level.min() >= 0 and level.max() <= scheme.levels - 1
+    assert 0.0 < (level == 0).mean() < 0.05  # the outer levels are rare, not impossible
 
 
 def test_thermometer_hamming_distance_is_the_l1_distance_of_levels() -> None:
@@ -75,6 +84,7 @@ def test_thermometer_hamming_distance_is_the_l1_distance_of_levels() -> None:
     a, b = rng.integers(0, 9, 64), rng.integers(0, 9, 64)
     bits_a, bits_b = binarise.thermometer(a, 8), binarise.thermometer(b, 8)
     assert bits_a.shape == (512,)
+    assert int(bits_a[:8].sum()) == int(a[0])
     assert int((bits_a != bits_b).sum()) == int(np.abs(a - b).sum())
     assert binarise.thermometer(np.array([0, 3, 8]), 8).reshape(3, 8).sum(axis=1).tolist() == [
         0, 3, 8]
@@ -136,10 +146,13 @@ def test_parameter_validation() -> None:
     broken = [
         {**params, "format": "other"},
         {**params, "version": 2},
-        {**params, "mean": params["mean"][:-1]},
-        {**params, "thresholds": [row[::-1] for row in params["thresholds"]]},
-        {**params, "thresholds": params["thresholds"][:-1]},
-        {**params, "projection": {**params["projection"], "kind": "gaussian"}},
+        {**params, "centre": params["centre"][:-1]},
+        {**params, "centre": [float("nan")] * len(params["centre"])},
+        {**params, "step": 0.0},
+        {**params, "step": "wide"},
+        {**params, "levels": 1},
+        {**params, "rotation": {**params["rotation"], "kind": "gaussian"}},
+        {**params, "rotation": {**params["rotation"], "seed": "not hex"}},
         {**params, "code": {"m": 10, "t": 60}},  # 512 bits cannot fill n = 1023
         {k: v for k, v in params.items() if k != "code"},
     ]
