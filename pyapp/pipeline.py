@@ -15,7 +15,16 @@ from pyapp.detect import Detector, Face, detect
 from pyapp.embed import Embedder, Embedding
 from pyapp.errors import QualityError, Reason
 from pyapp.frame import rgb, validate_frame
-from pyapp.quality import ChipStats, Pose, QualityConfig, check_chip, check_face, select_face
+from pyapp.quality import (
+    ChipStats,
+    Pose,
+    QualityConfig,
+    check_chip,
+    check_exposure,
+    check_face,
+    chip_stats,
+    select_face,
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +46,7 @@ class FaceResult:
     embedding: Embedding = field(repr=False)
     face: Face
     pose: Pose | None
-    stats: ChipStats | None
+    stats: ChipStats
     timings: dict[str, float]  # milliseconds per stage
     rejected: Reason | None = None  # with gates off: the gate the frame would have failed
 
@@ -60,13 +69,16 @@ async def embed_frame(frame: object, models: FaceModels,
     faces = await detect(img, models.detector)
     t2 = clock()
     timings["detect"] = (t2 - t1) * 1e3
+    if not faces:
+        check_exposure(img, config.quality)
+        raise QualityError(Reason.NO_FACE)
     rejected: Reason | None = None
     face_pose: Pose | None = None
     try:
         face = select_face(faces, height, width, config.quality, strict=True)
         face_pose = check_face(face, height, width, config.quality)
     except QualityError as exc:
-        if config.gates or exc.reason is Reason.NO_FACE:
+        if config.gates:
             raise
         rejected = exc.reason
     if not config.gates:  # evaluation: always the central face
@@ -77,9 +89,9 @@ async def embed_frame(frame: object, models: FaceModels,
     chip = warp(region, m_region, size)
     t3 = clock()
     timings["align"] = (t3 - t2) * 1e3
-    stats: ChipStats | None = None
+    stats = chip_stats(chip)
     try:
-        stats = check_chip(chip, config.quality)
+        check_chip(stats, config.quality)
     except QualityError as exc:
         if config.gates:
             raise

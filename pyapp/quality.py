@@ -26,10 +26,13 @@ class QualityConfig:
     max_yaw: float = 0.5  # |nose offset from the eye/mouth midline| / eye distance
     pitch_range: tuple[float, float] = (0.15, 0.85)  # nose height between eyes and mouth
     max_roll_deg: float = 35.0
-    dark: float = 45.0  # mean luma of the face below this: too dark
+    dark: float = 40.0  # mean luma of the face below this ...
+    dark_highlight: float = 100.0  # ... and its 95th percentile below this: too dark
     bright: float = 215.0  # mean luma above this: too bright
     max_clipped: float = 0.35  # part of face pixels at >= 250: too bright
     min_sharpness: float = 12.0  # variance of the Laplacian of the grey chip centre
+    frame_dark: float = 30.0  # no face and a mean frame luma below this: too dark
+    frame_bright: float = 230.0  # no face and a mean frame luma above this: too bright
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Pose:
 @dataclass(frozen=True)
 class ChipStats:
     brightness: float
+    highlight: float  # 95th percentile of the luma
     clipped: float
     sharpness: float
 
@@ -107,15 +111,23 @@ def chip_stats(chip: FloatImage) -> ChipStats:
     grey = inner @ np.array([0.299, 0.587, 0.114], np.float32)
     lap = (grey[1:-1, :-2] + grey[1:-1, 2:] + grey[:-2, 1:-1] + grey[2:, 1:-1]
            - 4 * grey[1:-1, 1:-1])
-    return ChipStats(float(grey.mean()), float((grey >= 250).mean()), float(lap.var()))
+    return ChipStats(float(grey.mean()), float(np.percentile(grey, 95)),
+                     float((grey >= 250).mean()), float(lap.var()))
 
 
-def check_chip(chip: FloatImage, config: QualityConfig) -> ChipStats:
-    st = chip_stats(chip)
-    if st.brightness < config.dark:
+def check_chip(stats: ChipStats, config: QualityConfig) -> None:
+    if stats.brightness < config.dark and stats.highlight < config.dark_highlight:
         raise QualityError(Reason.TOO_DARK)
-    if st.brightness > config.bright or st.clipped > config.max_clipped:
+    if stats.brightness > config.bright or stats.clipped > config.max_clipped:
         raise QualityError(Reason.TOO_BRIGHT)
-    if st.sharpness < config.min_sharpness:
+    if stats.sharpness < config.min_sharpness:
         raise QualityError(Reason.BLURRED)
-    return st
+
+
+def check_exposure(img: FloatImage, config: QualityConfig) -> None:
+    """For a frame without a face: say so if the whole frame is far too dark or bright."""
+    luma = float(img[::4, ::4].mean())
+    if luma < config.frame_dark:
+        raise QualityError(Reason.TOO_DARK)
+    if luma > config.frame_bright:
+        raise QualityError(Reason.TOO_BRIGHT)

@@ -143,7 +143,7 @@ def from_bytes(data: bytes) -> Stored:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         layout = json.loads(arrays.pop(LAYOUT_KEY).tobytes().decode())
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelError(f"stored weights are not readable: {exc}") from exc
     if not isinstance(layout, list):
         raise ModelError("stored weights have no layout")

@@ -1,0 +1,101 @@
+"""pyapp.detect: MTCNN decoding and NMS (known answers) and detection on real photos."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnxruntime  # noqa: F401  (CPython only: runs the real models)
+import pytest
+
+from pyapp.detect import (
+    DetectorConfig,
+    crops,
+    detect,
+    nms,
+    pnet_boxes,
+    pyramid_scales,
+    regress,
+    square,
+)
+from pyapp.frame import photo_frame, rgb
+
+from .conftest import run
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10]], float)
+    scores = np.array([0.8, 0.9, 0.7, 0.1])
+    assert nms(boxes, scores, 0.5).tolist() == [1, 2]
+    assert nms(boxes, scores, 0.99).tolist() == [1, 0, 2]
+    assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).size == 0
+
+
+def test_nms_min_suppresses_a_box_inside_another() -> None:
+    boxes = np.array([[0, 0, 100, 100], [40, 40, 50, 50]], float)
+    scores = np.array([0.9, 0.8])
+    assert nms(boxes, scores, 0.7, "union").tolist() == [0, 1]
+    assert nms(boxes, scores, 0.7, "min").tolist() == [0]
+
+
+def test_square_and_regress() -> None:
+    sq = square(np.array([[10.0, 20.0, 30.0, 60.0]]))
+    assert sq.tolist() == [[0.0, 20.0, 40.0, 60.0]]
+    moved = regress(np.array([[0.0, 0.0, 9.0, 9.0]]), np.array([[0.1, 0.0, 0.1, -0.1]]))
+    assert moved.tolist() == [[1.0, 0.0, 10.0, 8.0]]
+
+
+def test_pnet_boxes_map_cells_back_to_the_frame() -> None:
+    prob = np.zeros((5, 7))
+    prob[2, 3] = 0.95
+    boxes, scores, _ = pnet_boxes(prob, np.zeros((5, 7, 4)), 0.5, 0.6)
+    assert scores.tolist() == [0.95]
+    assert boxes.tolist() == [[14.0, 10.0, 36.0, 32.0]]  # fix((2*3+1)/0.5) ... fix((2*2+12)/.5)
+
+
+def test_pyramid_starts_at_the_minimum_face() -> None:
+    scales = pyramid_scales(480, 640, DetectorConfig(min_face=48))
+    assert scales[0] == pytest.approx(0.25)
+    assert 480 * scales[-1] >= 12 and 480 * scales[-1] * 0.709 < 12
+
+
+def test_crops_layout_and_zero_padding() -> None:
+    img = np.full((100, 100, 3), 127.5, np.float32)
+    out = crops(img, np.array([[-49.0, 1.0, 50.0, 100.0]]), 24)
+    assert out.shape == (1, 24, 24, 3)  # [N, W, H, C]
+    assert np.allclose(out[0, :10], -127.5 * 0.0078125)  # left half is outside: zeros
+    assert np.allclose(out[0, 14:, :-1], 0.0)  # the last row blends with the border
+
+
+def test_one_face_with_landmarks_in_place(models: Any, lfw_frame: Any) -> None:
+    faces = run(detect(rgb(lfw_frame("Aaron_Sorkin", 1)), models.detector))
+    assert len(faces) == 1
+    face = faces[0]
+    x1, y1, x2, y2 = face.box
+    assert face.score > 0.95 and 150 < face.width < 260
+    lm = face.landmarks
+    assert np.all((lm[:, 0] > x1) & (lm[:, 0] < x2) & (lm[:, 1] > y1) & (lm[:, 1] < y2))
+    left_eye, right_eye, nose, mouth_l, mouth_r = lm
+    assert left_eye[0] < nose[0] < right_eye[0] and mouth_l[0] < mouth_r[0]
+    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_l[1], mouth_r[1])
+    assert "landmarks" not in repr(face)
+
+
+def test_no_face_in_a_blank_or_noise_frame(models: Any) -> None:
+    blank = np.full((480, 640, 4), 90, np.uint8)
+    assert run(detect(rgb(blank), models.detector)) == []
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 4), dtype=np.uint8)
+    assert run(detect(rgb(noise), models.detector)) == []
+
+
+def test_five_faces_are_five(models: Any, lfw_photo: Any) -> None:
+    people = [("Aaron_Sorkin", 1), ("Abbas_Kiarostami", 1), ("Abdoulaye_Wade", 1),
+              ("Aaron_Patterson", 1), ("Abdel_Madi_Shabneh", 1)]
+    frame = np.zeros((480, 640, 4), np.uint8)
+    frame[..., 3] = 255
+    spots = [(10, 10), (10, 240), (10, 470), (250, 120), (250, 360)]
+    for (name, n), (top, left) in zip(people, spots, strict=True):
+        photo = photo_frame(lfw_photo(name, n), (160, 160))
+        frame[top:top + 160, left:left + 160] = photo
+    faces = run(detect(rgb(frame), models.detector))
+    assert len(faces) == 5

@@ -1,0 +1,66 @@
+"""pyapp.manifest: the committed manifest parses, describes every model, and hashes are enforced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from pyapp.errors import ModelError
+from pyapp.manifest import ROLES, FileSpec, check_file, load_model_files, parse_manifest
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def manifest_text() -> str:
+    return (MODELS / "manifest.json").read_text()
+
+
+def test_committed_manifest_describes_every_model() -> None:
+    specs = parse_manifest(manifest_text())
+    assert set(specs) == set(ROLES)
+    dlib = specs["dlib_resnet"]
+    assert dlib.input.shape == (-1, 3, 150, 150) and dlib.input.layout == "NCHW"
+    assert dlib.outputs == {"embedding": 128}
+    assert "CC0" in dlib.licence and dlib.source["package"] == "@vladmandic/face-api"
+    assert specs["mtcnn_pnet"].input.scale == 0.0078125
+    for spec in specs.values():
+        for f in (spec.graph, spec.weights):
+            data = (MODELS / f.file).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f.sha256
+            assert len(data) < 30 * 1024 * 1024
+
+
+def test_every_model_expands_to_its_recorded_data() -> None:
+    for spec in parse_manifest(manifest_text()).values():
+        files = load_model_files(spec, (MODELS / spec.graph.file).read_bytes(),
+                                 (MODELS / spec.weights.file).read_bytes())
+        assert hashlib.sha256(files.data).hexdigest() == spec.data_sha256
+
+
+def test_check_file_refuses_a_mismatch() -> None:
+    spec = FileSpec("x.onnx", hashlib.sha256(b"abc").hexdigest())
+    assert check_file(spec, b"abc") == b"abc"
+    with pytest.raises(ModelError, match=r"x\.onnx fails its sha256 check"):
+        check_file(spec, b"abd")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.update(version=2),
+    lambda d: d["models"].pop("dlib_resnet"),
+    lambda d: d["models"]["mtcnn_onet"]["graph"].update(sha256="00"),
+    lambda d: d["models"]["mtcnn_onet"]["input"].update(mean=[1, 2]),
+    lambda d: d["models"]["mtcnn_rnet"].pop("licence"),
+])
+def test_malformed_manifests_are_model_errors(mutate: object) -> None:
+    doc = json.loads(manifest_text())
+    mutate(doc)  # type: ignore[operator]
+    with pytest.raises(ModelError):
+        parse_manifest(json.dumps(doc))
+
+
+def test_not_json() -> None:
+    with pytest.raises(ModelError, match="JSON"):
+        parse_manifest("{nope")
