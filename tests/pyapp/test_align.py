@@ -30,7 +30,7 @@ def apply(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 def test_template_is_a_plausible_face() -> None:
     t = chip_template(150, 0.25)
-    left_eye, right_eye, nose, mouth_l, mouth_r = t
+    left_eye, right_eye, nose, mouth_l, _ = t
     assert left_eye[0] < nose[0] < right_eye[0]
     assert left_eye[1] == right_eye[1] or abs(left_eye[1] - right_eye[1]) < 1e-9
     assert left_eye[1] < nose[1] < mouth_l[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import onnxruntime  # noqa: F401  (CPython only: runs the real models)
+import onnxruntime  # CPython only: runs the real models (and the float32 reference)
 import pytest
 
 from pyapp.align import chip_transform, crop_region, warp
