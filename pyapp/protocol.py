@@ -91,6 +91,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "wrong_mode": (400, "This site's storage mode does not allow that."),
     "not_verified": (401, "Not verified."),
     "session_invalid": (401, "The session is missing, expired or for another account."),
+    "unauthorized": (401, "Send the site's admin token: Authorization: Bearer <token>."),
     "forbidden": (403, "Not allowed."),
     "origin_not_allowed": (403, "This origin is not allowed for this site."),
     "no_consent": (403, "There is no active consent for face verification."),

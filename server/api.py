@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from pyapp.errors import ProtocolError, Refused
 from pyapp.protocol import (
@@ -235,6 +235,18 @@ def build(settings: Settings) -> ApiParts:
         ok = await run_in_threadpool(_db_ok, store)
         return JSONResponse({"status": "ok" if ok else "degraded"}, 200 if ok else 503)
 
+    async def not_found(request: Request) -> Response:
+        """Unknown paths under the prefix, and known paths with a method they do not take."""
+        scope = dict(request.scope)
+        scope["path"] = "/" + request.path_params["rest"]
+        for route in routes[:-1]:
+            if route.matches(scope)[0] == Match.PARTIAL:
+                methods = sorted(getattr(route, "methods", None) or [])
+                response = error("method_not_allowed")
+                response.headers["Allow"] = ", ".join(methods)
+                return response
+        return error("not_found")
+
     async def schema(request: Request) -> Response:
         return JSONResponse(openapi.document())
 
@@ -261,6 +273,8 @@ def build(settings: Settings) -> ApiParts:
         Route("/password/set", post(PasswordSet, h_password_set), methods=["POST"]),
         Route("/password/verify", post(PasswordVerify, h_password_verify), methods=["POST"]),
         Route("/password/change", post(PasswordChange, h_password_change), methods=["POST"]),
+        Route("/{rest:path}", not_found,
+              methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
     middleware = [Middleware(BodyLimit), Middleware(Cors, store=store)]
     return ApiParts(routes=routes, middleware=middleware, lifespan=lifespan, store=store)

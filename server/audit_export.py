@@ -56,6 +56,8 @@ def summarise(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 def export(store: Store, site_name: str, auth_header: str, fmt: str) -> Response:
     site = store.site(site_name)
+    if not auth_header:
+        raise Refused("unauthorized")
     if not _authorised(site.admin_token_sha256, auth_header):
         raise Refused("forbidden")
     with store.engine.connect() as conn:

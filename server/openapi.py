@@ -16,13 +16,20 @@ from pyapp import protocol as p
 _VERSION_INFO = {"title": "OwnFace API", "version": f"{p.VERSION}.0.0"}
 
 
+_A = "[A-Za-z0-9_-]"
+_TAIL = {1: f"{_A}[AQgw]", 2: f"{_A}{{2}}[AEIMQUYcgkosw048]"}  # canonical final characters
+
+
 def _b64(size: int | None = None, max_size: int | None = None) -> dict[str, Any]:
-    alphabet = "[A-Za-z0-9_-]"
+    """Canonical unpadded base64url: the unused low bits of the last character are zero."""
     if size is not None:
-        return {"type": "string", "pattern": f"^{alphabet}{{{(4 * size + 2) // 3}}}$",
+        full, rest = divmod(size, 3)
+        tail = _TAIL.get(rest, "")
+        return {"type": "string", "pattern": f"^(?:{_A}{{4}}){{{full}}}{tail}$",
                 "description": f"{size} bytes, unpadded base64url"}
     limit = (4 * (max_size or 0) + 2) // 3
-    return {"type": "string", "pattern": f"^{alphabet}{{0,{limit}}}$",
+    return {"type": "string", "maxLength": limit,
+            "pattern": f"^(?:{_A}{{4}})*(?:{_TAIL[1]}|{_TAIL[2]})?$",
             "description": f"at most {max_size} bytes, unpadded base64url"}
 
 
@@ -70,7 +77,8 @@ FIELDS: dict[str, dict[str, Any]] = {
 }
 # PasswordVerify accepts any length up to the maximum (a wrong one fails like a wrong password)
 _OVERRIDES = {("PasswordVerify", "password"): {"type": "string",
-                                               "maxLength": p.MAX_PASSWORD_CHARS}}
+                                               "maxLength": p.MAX_PASSWORD_CHARS},
+              ("ConsentGrant", "purpose"): {"type": "string", "enum": [p.CONSENT_PURPOSE]}}
 
 
 def message_schema(cls: type[p.Message]) -> dict[str, Any]:
@@ -93,7 +101,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _json(_ref("ErrorBody"), "refused") for c in codes}
+    # A 404 may come from the app's router (a path that cannot match any API route, e.g. a
+    # site name with a newline), whose body has no "v": hence its looser schema.
+    return {str(c): _json(_ref("NotFound" if c == 404 else "ErrorBody"), "refused")
+            for c in codes}
 
 
 # path -> (request message, success message or None, extra error statuses, summary)
@@ -120,6 +131,9 @@ POSTS: dict[str, tuple[str, str, tuple[int, ...], str]] = {
 @cache
 def _document() -> dict[str, Any]:
     schemas = {cls.__name__: message_schema(cls) for cls in p.MESSAGES}
+    loose = dict(schemas["ErrorBody"])
+    loose["required"] = ["error", "message"]
+    schemas["NotFound"] = loose
     paths: dict[str, Any] = {}
     for path, (req, ok, codes, summary) in POSTS.items():
         paths[path] = {"post": {
@@ -147,7 +161,7 @@ def _document() -> dict[str, Any]:
                                     "schema": {"type": "string", "enum": ["json", "csv"]}}],
         "responses": {"200": {"description": "events and summary", "content": {
             "application/json": {"schema": {"type": "object"}},
-            "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 403, 404)}}}
+            "text/csv": {"schema": {"type": "string"}}}}, **_errors(400, 401, 403, 404)}}}
     paths["/health"] = {"get": {"summary": "Liveness and database reachability",
                                 "operationId": "health", "responses": {
         "200": _json({"type": "object"}, "ok"), "503": _json({"type": "object"}, "degraded")}}}

@@ -94,7 +94,8 @@ def test_audit_log_is_pseudonymous_and_exported(server: tuple[Api, str]) -> None
         r = api.post("/password/set", {"site": "shop", "user": user,
                                        "password": "correct horse battery staple"})
         assert r.status_code == 200
-    assert api.get("/sites/shop/audit").status_code == 403
+    assert api.get("/sites/shop/audit").status_code == 401
+    assert api.get("/sites/shop/audit", headers={"Authorization": "Bearer x"}).status_code == 403
     auth = {"Authorization": f"Bearer {token}"}
     body = api.get("/sites/shop/audit", headers=auth).json()
     summary = body["summary"]

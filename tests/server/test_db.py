@@ -1,0 +1,74 @@
+"""Migrations and the storage layer on both databases."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+from server import db
+from server.tables import audit, metadata
+
+
+def _migrate(url: str) -> str | None:
+    engine = db.make_engine(url)
+    db.migrate(engine)
+    rev = db.current_revision(engine)
+    engine.dispose()
+    return rev
+
+
+def test_concurrent_migrations(database_url: str) -> None:
+    """Several workers starting at once: all end on the head revision, none fails."""
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        revisions = pool.map(_migrate, [database_url] * 4)
+    assert set(revisions) == {"0001"}
+    engine = db.make_engine(database_url)
+    assert set(inspect(engine).get_table_names()) >= set(metadata.tables)
+    engine.dispose()
+
+
+def test_audit_is_append_only(database_url: str) -> None:
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(audit).values(site_id=1, at=1.0, event="x"))
+    for statement in ("UPDATE audit SET event = 'y'", "DELETE FROM audit"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT event FROM audit")).scalars().all() == ["x"]
+    engine.dispose()
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    engine.dispose()
+
+
+def test_downgrade_and_upgrade(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    db.migrate(engine)
+    with engine.connect() as conn:
+        cfg = db.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+        conn.commit()
+    assert "audit" not in inspect(engine).get_table_names()
+    db.migrate(engine)
+    assert "audit" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_unsupported_database() -> None:
+    with pytest.raises(ValueError, match="unsupported"):
+        db.make_engine("mysql://x/y")
