@@ -206,7 +206,7 @@ def three_image_sets(names: F, rng: np.random.Generator, per_person: int = 5
 
 
 def measure(data: dict[str, Any], scheme: bz.Scheme, decode_sample: int, link_pairs: int,
-            seed: int = 0) -> dict[str, Any]:
+            attack_templates: int = 0, seed: int = 0) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     code = scheme.code
     test, names = subset(data, (3, 4, 5))
@@ -271,7 +271,10 @@ def measure(data: dict[str, Any], scheme: bz.Scheme, decode_sample: int, link_pa
     if decode_sample:
         result["decode_check"] = decode_check(test, names, scheme, hd, decode_sample, rng)
     if link_pairs:
-        result["unlinkability"] = unlinkability(test, names, scheme, link_pairs, rng)
+        result["unlinkability"] = unlinkability(test, names, scheme, link_pairs, rng, train)
+    if attack_templates:
+        result["helper_only_attack"] = helper_attack(test, scheme, train, attack_templates,
+                                                     rng)
     return result
 
 
@@ -316,14 +319,16 @@ def decode_check(test: F, names: F, scheme: bz.Scheme, hd: F, count: int,
 
 
 def unlinkability(test: F, names: F, scheme: bz.Scheme, count: int,
-                  rng: np.random.Generator) -> dict[str, Any]:
+                  rng: np.random.Generator, train: F, recovery_pairs: int = 500
+                  ) -> dict[str, Any]:
     """D_sys between two enrolments (different images, fresh seeds and secrets) of the same
     person (mated) vs of different people (non-mated), for several linkage scores."""
     genuine, impostor = pair_masks(names)
     code = scheme.code
+    attack = HelperAttack(scheme, train)
     scores: dict[str, dict[str, list[float]]] = {}
     for label, mask in (("mated", genuine), ("non_mated", impostor)):
-        for a, b in _sample_pairs(mask, count, rng):
+        for number, (a, b) in enumerate(_sample_pairs(mask, count, rng)):
             s1, s2 = rng.bytes(16), rng.bytes(16)
             h1, _ = commitment.commit(bz.binarise(test[a], scheme, s1), code=code,
                                       random=lambda n: rng.bytes(n))
@@ -342,6 +347,12 @@ def unlinkability(test: F, names: F, scheme: bz.Scheme, count: int,
                 same_seed = errors / code.length
             except DecodeError:
                 same_seed = 0.5
+            if number < recovery_pairs:  # the helper-recovery attacker links templates
+                f1 = attack.recover(h1.bits, s1, rng)
+                f2 = attack.recover(h2.bits, s2, rng)
+                linked = 0.5 if f1 is None or f2 is None else float((f1[1] != f2[1]).mean())
+                scores.setdefault("helper_recovery_attack", {}).setdefault(
+                    label, []).append(linked)
             for name, value in (
                     ("helper_hamming", float((h1.bits != h2.bits).mean())),
                     ("unpermuted_helper_hamming", float((u1 != u2).mean())),
@@ -356,6 +367,92 @@ def unlinkability(test: F, names: F, scheme: bz.Scheme, count: int,
                      "mated_mean": float(mated.mean()), "non_mated_mean": float(non.mean())}
     return out
 
+
+def _solve_gf2(rows: F, rhs: F, k: int) -> F | None:
+    """Solve x . rows^T = rhs over GF(2) for x (k bits) by Gaussian elimination; None if the
+    selected rows do not have rank k. ``rows`` is (N, k) bool."""
+    a = np.concatenate([rows, rhs[:, None]], axis=1).astype(bool)
+    r = 0
+    for col in range(k):
+        hits = np.flatnonzero(a[r:, col])
+        if hits.size == 0:
+            return None
+        p = r + hits[0]
+        a[[r, p]] = a[[p, r]]
+        others = np.flatnonzero(a[:, col])
+        others = others[others != r]
+        a[others] ^= a[r]
+        r += 1
+    if a[r:, k].any():  # the surplus equations disagree: some guessed bit is wrong
+        return None
+    return a[:k, k].astype(np.uint8)
+
+
+class HelperAttack:
+    """Recover the face bits and the secret from a template ALONE (no face).
+
+    Guess the bits the population makes predictable, read the codeword there (helper XOR
+    guess), solve the code's linear equations for the secret (information-set decoding:
+    retry with a few guesses swapped), accept a candidate whose face bits are valid
+    thermometer blocks. It shows that the helper is as sensitive as the template itself.
+    """
+
+    def __init__(self, scheme: bz.Scheme, train: F, tries: int = 30) -> None:
+        code = scheme.code
+        prior = batch_bits(train, scheme).mean(axis=0)  # P(bit = 1) in the population
+        self.scheme, self.tries = scheme, tries
+        self.guess = (prior > 0.5).astype(np.uint8)
+        self.confidence = np.maximum(prior, 1 - prior)
+        self.generator = np.concatenate([code.parity_matrix,
+                                         np.eye(code.k, dtype=np.uint8)], axis=1)
+
+    def recover(self, helper: F, seed: bytes, rng: np.random.Generator
+                ) -> tuple[F, F] | None:
+        """(secret bits, unpermuted face bits), or None."""
+        code, k = self.scheme.code, self.scheme.code.k
+        width = self.scheme.levels - 1
+        pad = (-code.length) % width
+        perm = bz.permutation(seed, code.length)
+        guess_q = self.guess[perm]  # per codeword position
+        order = np.argsort(-self.confidence[perm], kind="stable")
+        for attempt in range(self.tries):
+            chosen = order[: k + 40]
+            if attempt:  # swap a few guesses for the next most confident ones
+                drop = rng.choice(len(chosen), 8, replace=False)
+                extra = order[k + 40 + 8 * (attempt - 1): k + 40 + 8 * attempt]
+                chosen = np.concatenate([np.delete(chosen, drop), extra])
+            candidate = _solve_gf2(self.generator[:, chosen].T,
+                                   helper[chosen] ^ guess_q[chosen], k)
+            if candidate is None:
+                continue
+            face = np.empty(code.length, dtype=np.uint8)
+            face[perm] = helper ^ code.encode(candidate)
+            blocks = np.concatenate([face, np.zeros(pad, dtype=np.uint8)]).reshape(-1, width)
+            if not np.any(np.diff(blocks[:-1].astype(np.int8), axis=1) > 0):
+                return candidate, face
+        return None
+
+
+def helper_attack(test: F, scheme: bz.Scheme, train: F, count: int,
+                  rng: np.random.Generator) -> dict[str, Any]:
+    attack = HelperAttack(scheme, train)
+    recovered = exact_face = 0
+    times = []
+    for index in rng.choice(len(test), count, replace=False):
+        seed = rng.bytes(16)
+        bits = bz.binarise(test[index], scheme, seed)
+        helper, secret = commitment.commit(bits, code=scheme.code,
+                                           random=lambda n: rng.bytes(n))
+        start = time.perf_counter()
+        found = attack.recover(helper.bits, seed, rng)
+        times.append(time.perf_counter() - start)
+        if found is not None and commitment.bits_to_secret(found[0]) == secret:
+            recovered += 1
+            exact_face += bool(np.array_equal(found[1], bz.unpermuted_bits(test[index],
+                                                                           scheme)))
+    return {"templates": count, "secret_recovered": recovered, "rate": recovered / count,
+            "face_bits_recovered_exactly": exact_face,
+            "median_seconds": float(np.median(times)), "tries_per_template": attack.tries}
 
 def print_table(r: dict[str, Any]) -> None:
     s, t = r["single_image"], r["three_image"]
@@ -380,12 +477,22 @@ def print_table(r: dict[str, Any]) -> None:
             d = dc[label]
             print(f"real decoding, {label}: opened {d['opened']}/{d['pairs']} "
                   f"({d['rate']:.2%}); agrees with Hamming<=t on {d['agree_with_hamming']}")
+    if "helper_only_attack" in r:
+        a = r["helper_only_attack"]
+        print(f"helper-only attack (no face): secret recovered for {a['secret_recovered']}/"
+              f"{a['templates']} templates ({a['rate']:.0%}), median {a['median_seconds']:.2f} s")
     if "unlinkability" in r:
         for name, d in r["unlinkability"].items():
             if isinstance(d, dict):
                 print(f"unlinkability [{name}]: D_sys {d['d_sys']:.3f} (estimator floor "
                       f"{d['null_d_sys']:.3f}); mated {d['mated_mean']:.3f} vs non-mated "
                       f"{d['non_mated_mean']:.3f}")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -400,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--far", type=float, default=1e-3)
     parser.add_argument("--decode-sample", type=int, default=10_000)
     parser.add_argument("--link-pairs", type=int, default=5_000)
+    parser.add_argument("--attack-templates", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "protection.json")
     args = parser.parse_args(argv)
     data = load(args.embeddings, args.lfw)
@@ -411,11 +519,12 @@ def main(argv: list[str] | None = None) -> int:
         fit_params(data, args.coordinates, args.levels, args.width, args.far, args.params)
     else:
         scheme = bz.load_scheme(args.params)
-        result = measure(data, scheme, args.decode_sample, args.link_pairs)
+        result = measure(data, scheme, args.decode_sample, args.link_pairs,
+                         args.attack_templates)
         result["embeddings"] = str(args.embeddings)
         print_table(result)
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+        args.out.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
     return 0
 
 

@@ -53,7 +53,7 @@ class BCH:
         if not 1 <= self.k <= self.full_k:
             raise InputError(f"BCH({n},{self.full_k},{t}) cannot be shortened to {self.length} "
                              f"bits (needs {self.parity_bits + 1}..{n})")
-        self._parity_matrix = self._build_parity_matrix()
+        self.parity_matrix = self._build_parity_matrix()
         positions = np.arange(self.length, dtype=np.int64)
         odd = np.arange(1, 2 * t, 2, dtype=np.int64)
         # (j * i) mod n for the odd syndrome indices j, and -(j * i) mod n for Chien (j<=t).
@@ -90,7 +90,7 @@ class BCH:
     def encode(self, message: Bits) -> Bits:
         """Systematic codeword (length bits) of a k-bit message."""
         msg = _bits(message, self.k, "message")
-        parity = (msg @ self._parity_matrix) & 1  # uint8 sums wrap mod 256: parity survives
+        parity = (msg @ self.parity_matrix) & 1  # uint8 sums wrap mod 256: parity survives
         return np.concatenate([parity.astype(np.uint8), msg])
 
     def message_of(self, codeword: Bits) -> Bits:
