@@ -1,0 +1,48 @@
+"""The network audit itself must catch what it is there to catch."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from pyapp import protocol
+from tests.browser.audit import NetworkAudit, Seen, body_problem
+
+OK_CHALLENGE = json.dumps({"v": 1, "site": "demo", "user": "alice", "purpose": "verify"}).encode()
+
+
+def audit_of(*seen: Seen) -> NetworkAudit:
+    return NetworkAudit(requests=list(seen))
+
+
+def test_local_requests_with_protocol_bodies_pass() -> None:
+    audit = audit_of(Seen("GET", "http://127.0.0.1:8000/assets/x.wasm", "fetch", None),
+                     Seen("POST", "http://localhost:8000/api/v1/challenge", "fetch",
+                          OK_CHALLENGE))
+    assert audit.problems() == []
+    audit.check()
+
+
+def test_a_request_to_another_host_is_caught() -> None:
+    audit = audit_of(Seen("GET", "https://cdn.jsdelivr.net/pyodide/v0.27.7/full/pyodide.mjs",
+                          "script", None))
+    assert "non-local host" in audit.problems()[0]
+
+
+def test_image_embedding_and_bit_bodies_are_caught() -> None:
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(2000)
+    embedding = json.dumps({"v": 1, "embedding": [0.1] * 128}).encode()
+    bits = json.dumps({"v": 1, "site": "demo", "user": "alice", "purpose": "verify",
+                       "bits": base64.b64encode(bytes(128)).decode()}).encode()
+    as_data_url = json.dumps({"image": "data:image/jpeg;base64," + "A" * 400}).encode()
+    for body in (jpeg, embedding, bits, as_data_url, bytes(protocol.MAX_BODY_BYTES + 1)):
+        assert body_problem(body) is not None, body[:40]
+
+
+def test_an_empty_audit_is_an_error_not_a_pass() -> None:
+    try:
+        NetworkAudit().check()
+    except AssertionError as exc:
+        assert "no request" in str(exc)
+    else:
+        raise AssertionError("an audit that saw nothing must not pass")
