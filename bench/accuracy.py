@@ -24,8 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyapp import host
-from pyapp.align import chip_transform, crop_region, similarity, warp
-from pyapp.detect import detect
+from pyapp.align import chip_template, crop_region, similarity, warp
+from pyapp.detect import DetectorConfig, detect
 from pyapp.embed import l2_normalise
 from pyapp.errors import OwnFaceError
 from pyapp.evaluate import (
@@ -39,8 +39,8 @@ from pyapp.frame import photo_frame, rgb
 from pyapp.quality import QualityConfig, select_face
 
 
-def make_landmarks(paths: list[Path], models_dir: Path, out: Path) -> np.ndarray:
-    models = host.load_models(models_dir)
+def make_landmarks(paths: list[Path], models_dir: Path, out: Path, mirror: bool) -> np.ndarray:
+    models = host.load_models(models_dir, detector_config=DetectorConfig(mirror_landmarks=mirror))
     marks = np.full((len(paths), 5, 2), np.nan)
 
     async def run() -> None:
@@ -59,15 +59,14 @@ def make_landmarks(paths: list[Path], models_dir: Path, out: Path) -> np.ndarray
     return marks
 
 
-def make_chips(paths: list[Path], marks: np.ndarray, padding: float, template: np.ndarray | None
+def make_chips(paths: list[Path], marks: np.ndarray, padding: float, points: list[int]
                ) -> np.ndarray:
     chips = np.full((len(paths), 150, 150, 3), np.nan, np.float32)
     for i, p in enumerate(paths):
         if not np.all(np.isfinite(marks[i])):
             continue
         img = rgb(photo_frame(host.read_photo(p)))
-        m = (chip_transform(marks[i], 150, padding) if template is None
-             else similarity(marks[i], template))
+        m = similarity(marks[i][points], chip_template(150, padding)[points])
         region, mr = crop_region(img, m)
         chips[i] = warp(region, mr)
     return chips
@@ -102,24 +101,29 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/ownface-bench"))
     ap.add_argument("--padding", type=float, default=0.25)
     ap.add_argument("--flips", default="0,1")
+    ap.add_argument("--mirror", type=int, default=1, help="mirror-averaged landmarks")
+    ap.add_argument("--points", default="0,1,2,3,4", help="landmarks used for alignment")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     paths = list_images(args.lfw)
     rel = [str(p.relative_to(args.lfw)) for p in paths]
     names = [p.parent.name for p in paths]
     args.cache.mkdir(parents=True, exist_ok=True)
-    mfile = args.cache / "landmarks.npy"
-    marks = np.load(mfile) if mfile.exists() else make_landmarks(paths, args.models[0], mfile)
-    cfile = args.cache / f"chips-pad{args.padding:g}.npy"
+    mfile = args.cache / f"landmarks-mirror{args.mirror}.npy"
+    marks = np.load(mfile) if mfile.exists() else make_landmarks(
+        paths, args.models[0], mfile, bool(args.mirror))
+    points = [int(p) for p in args.points.split(",")]
+    tag = f"pad{args.padding:g}-mirror{args.mirror}-pts{''.join(map(str, points))}"
+    cfile = args.cache / f"chips-{tag}.npy"
     if cfile.exists():
         chips = np.load(cfile)
     else:
-        chips = make_chips(paths, marks, args.padding, None)
+        chips = make_chips(paths, marks, args.padding, points)
         np.save(cfile, chips)
     index = {str(Path(r).with_suffix("")).removeprefix("images/"): i for i, r in enumerate(rel)}
     ij, labels, folds = read_pairs(args.lfw / "pairs.txt", index)
     results = []
-    reference = None
+    reference: dict[bool, np.ndarray] = {}
     for md in args.models:
         for flip in [bool(int(f)) for f in args.flips.split(",")]:
             t = time.perf_counter()
@@ -128,14 +132,13 @@ def main() -> int:
             scores = np.sum(e[ij[:, 0]] * e[ij[:, 1]], axis=1)
             acc, std, _ = kfold_accuracy(scores, labels, folds)
             g, imp = all_pair_scores(emb, names)
-            r = {"models": md.name, "flip": flip, "padding": args.padding,
+            r = {"models": md.name, "flip": flip, "chips": tag,
                  "pairs_accuracy": acc, "std": std,
                  **{k: v for k, v in roc_metrics(g, imp).items() if "threshold" not in k},
                  "seconds": time.perf_counter() - t}
-            if reference is None:
-                reference = e
-            r["min_cos_to_ref"] = float(np.min(np.sum(reference * e, axis=1)[
-                np.all(np.isfinite(emb), axis=1)])) if not flip else None
+            ref = reference.setdefault(flip, e)
+            cos = np.sum(ref * e, axis=1)[np.all(np.isfinite(emb), axis=1)]
+            r["cos_to_first"] = {"min": float(cos.min()), "mean": float(cos.mean())}
             results.append(r)
             print(json.dumps(r), flush=True)
     if args.json:

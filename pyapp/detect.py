@@ -48,6 +48,8 @@ class DetectorConfig:
     factor: float = 0.709
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     max_candidates: int = 64  # boxes passed from P-Net to R-Net
+    mirror_landmarks: bool = True  # average O-Net's landmarks over the crop and its mirror
+    onet_full_res: bool = False  # O-Net crops from the full frame (else half resolution)
 
 
 @dataclass(frozen=True)
@@ -188,9 +190,22 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     boxes = np.fix(square(regress(boxes[keep], reg[keep])))
 
     # stage 3: O-Net gives the final boxes and the landmarks
-    big = float((boxes[:, 2] - boxes[:, 0]).max()) >= 2 * 48
+    big = float((boxes[:, 2] - boxes[:, 0]).max()) >= 2 * 48 and not cfg.onet_full_res
     source, shrink = (half, 2.0) if big else (img, 1.0)
-    out = await detector.onet.run({"input_3": crops(source, boxes, 48, shrink, 2)})
+    patches = crops(source, boxes, 48, shrink, 2 if big else 4)
+    n = boxes.shape[0]
+    if cfg.mirror_landmarks:
+        patches = np.concatenate([patches, patches[:, ::-1]])
+    out = await detector.onet.run({"input_3": patches})
+    if cfg.mirror_landmarks:
+        out = {k: v.astype(np.float64) for k, v in out.items()}
+        pts, mpts = out["dense_6"][:n], out["dense_6"][n:]
+        mirrored = np.concatenate([1.0 - mpts[:, [1, 0, 2, 4, 3]], mpts[:, [6, 5, 7, 9, 8]]], 1)
+        mreg = out["dense_5"][n:]
+        out = {"dense_6": (pts + mirrored) / 2,
+               "dense_5": (out["dense_5"][:n] + np.stack(
+                   [-mreg[:, 2], mreg[:, 1], -mreg[:, 0], mreg[:, 3]], axis=1)) / 2,
+               "softmax_2": (out["softmax_2"][:n] + out["softmax_2"][n:]) / 2}
     score = out["softmax_2"][:, 1]
     ok = score > thr[2]
     boxes, score = boxes[ok], score[ok]

@@ -10,10 +10,12 @@ Storage of one tensor ``w`` with channel axis ``a`` (C channels, n values each):
 * ``f32``: the values as they are (small tensors).
 * ``pal``: ``codes`` uint8 [C, n], a per-tensor ``palette`` float32 [K] (K = 2**bits levels)
   and a per-channel ``scale`` float32 [C]; ``w = moveaxis(palette[codes] * scale[:, None])``.
-  The palette is either a uniform grid over [-1, 1] (``uniform``; scale = max |w| of the
-  channel) or the k-means centres of the channel-normalised values (``kmeans``; scale = the
-  channel's standard deviation). Codes are kept one per byte: brotli entropy-codes them, which
-  beats bit packing.
+  The palette is a uniform grid over [-1, 1] (``uniform``; scale = max |w| of the channel),
+  the k-means centres of the channel-normalised values (``kmeans``; scale = the channel's
+  standard deviation), or the integers (``stepX``: a uniform step of X channel standard
+  deviations, i.e. entropy-constrained scalar quantisation; rare outliers are clipped to the
+  2**bits levels). Codes are kept one per byte: brotli entropy-codes them, which beats bit
+  packing and, for ``stepX``, makes the size follow the step rather than the bit count.
 
 The npz also carries ``layout.json`` (uint8): the tensors' names, shapes, axes and their
 offsets in the data file. Only numpy and the standard library are used (runs in Pyodide).
@@ -85,6 +87,13 @@ def _encode_one(w: np.ndarray, axis: int, bits: int, method: str) -> dict[str, n
         palette = _kmeans_1d(norm.ravel(), k)
         mids = (palette[1:] + palette[:-1]) / 2
         codes = np.searchsorted(mids, norm)
+    elif method.startswith("step"):  # uniform step of (step) channel std, entropy-coded
+        step = float(method[4:])
+        scale = mat.std(axis=1) * step
+        scale[scale == 0] = 1.0
+        half = (k - 1) // 2
+        palette = np.arange(-half, k - half, dtype=np.float64)
+        codes = np.clip(np.rint(mat / scale[:, None]), -half, k - 1 - half) + half
     else:
         raise ValueError(f"unknown method {method!r}")
     return {
