@@ -196,7 +196,7 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     n = boxes.shape[0]
     if cfg.mirror_landmarks:
         patches = np.concatenate([patches, patches[:, ::-1]])
-    out = await detector.onet.run({"input_3": patches})
+    out: dict[str, np.ndarray] = dict(await detector.onet.run({"input_3": patches}))
     if cfg.mirror_landmarks:
         out = {k: v.astype(np.float64) for k, v in out.items()}
         pts, mpts = out["dense_6"][:n], out["dense_6"][n:]
