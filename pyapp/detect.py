@@ -196,9 +196,9 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     n = boxes.shape[0]
     if cfg.mirror_landmarks:
         patches = np.concatenate([patches, patches[:, ::-1]])
-    out: dict[str, np.ndarray] = dict(await detector.onet.run({"input_3": patches}))
+    raw = await detector.onet.run({"input_3": patches})
+    out = {k: v.astype(np.float64) for k, v in raw.items()}
     if cfg.mirror_landmarks:
-        out = {k: v.astype(np.float64) for k, v in out.items()}
         pts, mpts = out["dense_6"][:n], out["dense_6"][n:]
         mirrored = np.concatenate([1.0 - mpts[:, [1, 0, 2, 4, 3]], mpts[:, [6, 5, 7, 9, 8]]], 1)
         mreg = out["dense_5"][n:]
