@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -197,7 +198,7 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     if cfg.mirror_landmarks:
         patches = np.concatenate([patches, patches[:, ::-1]])
     raw = await detector.onet.run({"input_3": patches})
-    out = {k: v.astype(np.float64) for k, v in raw.items()}
+    out: dict[str, Any] = {k: v.astype(np.float64) for k, v in raw.items()}
     if cfg.mirror_landmarks:
         pts, mpts = out["dense_6"][:n], out["dense_6"][n:]
         mirrored = np.concatenate([1.0 - mpts[:, [1, 0, 2, 4, 3]], mpts[:, [6, 5, 7, 9, 8]]], 1)
