@@ -197,20 +197,20 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     n = boxes.shape[0]
     if cfg.mirror_landmarks:
         patches = np.concatenate([patches, patches[:, ::-1]])
-    raw = await detector.onet.run({"input_3": patches})
-    out: dict[str, Any] = {k: v.astype(np.float64) for k, v in raw.items()}
+    res: dict[str, Any] = {k: v.astype(np.float64) for k, v in
+                           (await detector.onet.run({"input_3": patches})).items()}
     if cfg.mirror_landmarks:
-        pts, mpts = out["dense_6"][:n], out["dense_6"][n:]
+        pts, mpts = res["dense_6"][:n], res["dense_6"][n:]
         mirrored = np.concatenate([1.0 - mpts[:, [1, 0, 2, 4, 3]], mpts[:, [6, 5, 7, 9, 8]]], 1)
-        mreg = out["dense_5"][n:]
-        out = {"dense_6": (pts + mirrored) / 2,
-               "dense_5": (out["dense_5"][:n] + np.stack(
+        mreg = res["dense_5"][n:]
+        res = {"dense_6": (pts + mirrored) / 2,
+               "dense_5": (res["dense_5"][:n] + np.stack(
                    [-mreg[:, 2], mreg[:, 1], -mreg[:, 0], mreg[:, 3]], axis=1)) / 2,
-               "softmax_2": (out["softmax_2"][:n] + out["softmax_2"][n:]) / 2}
-    score = out["softmax_2"][:, 1]
+               "softmax_2": (res["softmax_2"][:n] + res["softmax_2"][n:]) / 2}
+    score = res["softmax_2"][:, 1]
     ok = score > thr[2]
     boxes, score = boxes[ok], score[ok]
-    reg, pts = out["dense_5"][ok], out["dense_6"][ok].astype(np.float64)
+    reg, pts = res["dense_5"][ok], res["dense_6"][ok]
     if boxes.shape[0] == 0:
         return []
     w = boxes[:, 2] - boxes[:, 0] + 1
