@@ -268,7 +268,11 @@ def run_case(db: str, workers: int, seconds: float, cluster: PostgresCluster | N
         server.wait_ready(workers=workers)
         asyncio.run(enrol_all(server.port))
         result: dict[str, Any] = {"db": db, "workers": workers}
+        cpu0 = server.cpu_seconds()
         result["max"] = asyncio.run(closed_loop(server.port, seconds, 32))
+        done = result["max"]["round_trips_per_s"] * seconds
+        # Server CPU per round trip: what the server costs, whatever else shares the machine.
+        result["server_cpu_ms_per_round_trip"] = 1000 * (server.cpu_seconds() - cpu0) / done
         result["at_500"] = asyncio.run(open_loop(server.port, seconds, 500.0))
         result["password"] = asyncio.run(passwords(server.port, min(seconds, 5), 4))
         result["failure_timing"] = asyncio.run(failure_timing(server.port))
@@ -300,17 +304,20 @@ def main(argv: list[str] | None = None) -> int:
         if cluster:
             cluster.stop()
     print(f"\n{'db':<9}{'wrk':>4}{'rt/s max':>10}{'p50':>8}{'p99':>8}{'| @500/s p50':>13}"
-          f"{'p99':>8}{'drop':>6}{'| pwd/s':>9}{'| fail ms wrong/unknown':>25}{'| RSS MiB':>12}")
+          f"{'p99':>8}{'drop':>6}{'| pwd/s':>9}{'| fail ms wrong/unknown':>25}{'| RSS MiB':>12}"
+          f"{'| CPU ms/rt':>12}")
     for r in results:
         m, o, f = r["max"], r["at_500"], r["failure_timing"]
         print(f"{r['db']:<9}{r['workers']:>4}{m['round_trips_per_s']:>10.0f}{m['p50_ms']:>8.1f}"
               f"{m['p99_ms']:>8.1f}{o['p50_ms']:>13.1f}{o['p99_ms']:>8.1f}{o['dropped']:>6}"
               f"{r['password']['verifies_per_s']:>9.1f}"
               f"{f['wrong_password_median_ms']:>14.1f} / {f['unknown_user_median_ms']:<8.1f}"
-              f"{r['rss_mib_per_worker']!s:>12}")
+              f"{r['rss_mib_per_worker']!s:>12}{r['server_cpu_ms_per_round_trip']:>12.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine_cpus": os.cpu_count(), "results": results},
-                                   indent=2))
+    load = os.getloadavg()[0]
+    args.out.write_text(json.dumps({"machine_cpus": os.cpu_count(), "load_average_1min": load,
+                                    "results": results}, indent=2))
+    print(f"load average at the end: {load:.1f} on {os.cpu_count()} CPUs")
     print(f"\nwrote {args.out}")
     return 0
 

@@ -175,7 +175,7 @@ def build(settings: Settings) -> ApiParts:
         return store.evaluate(req, origin_for(request, req.site), address(request))
 
     def h_enrol(request: Request, req: EnrolRequest) -> Message:
-        site = store.enrol(req, origin_for(request, req.site))
+        site = store.enrol(req, origin_for(request, req.site), address(request))
         token, _ = assertion(site, req.user, "face")
         session = mint_session(store.keys.session_mac_key(), site.name, req.user, "face",
                                store.clock())

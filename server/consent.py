@@ -26,6 +26,7 @@ from pyapp.protocol import (
     Withdrawn,
 )
 from server import limits
+from server.db import transaction
 from server.store import Store
 from server.tables import attempts, challenges, consents, notices, passwords, templates, users
 
@@ -56,7 +57,7 @@ def grant(store: Store, req: ConsentGrant) -> ConsentReceipt:
     site = store.site(req.site)
     consent_id = store.random_bytes(16)
     now = store.clock()
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         stored = conn.execute(select(notices.c.sha256).where(
             notices.c.site_id == site.id, notices.c.version == req.notice_version,
             notices.c.language == req.language)).scalar()
@@ -77,7 +78,7 @@ def withdraw(store: Store, req: Withdraw) -> Withdrawn:
     store.session_ok(site, req.user, req.session)
     now = store.clock()
     erased: list[str] = []
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         uid = store.user_id(conn, site, req.user)
         if uid is not None:
             row = conn.execute(select(templates.c.helper_sealed).where(
@@ -108,7 +109,7 @@ def erase(store: Store, req: Erase, bearer: str | None) -> Erased:
         store.session_ok(site, req.user, req.session)
         by = "user"
     erased: list[str] = []
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         uid = store.user_id(conn, site, req.user)
         if uid is not None:
             for name, table, column in (("template", templates, templates.c.user_id),

@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
+from server.db import sql
 from server.tables import attempts
 
 
@@ -68,24 +68,26 @@ class _Row:
     last_failure: float
 
 
+_SELECT = ('SELECT failures, window_start, locked_until, last_failure FROM attempts '
+           'WHERE "key" = :key')
+_INSERT = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
+           'VALUES (:key, 0, :now, 0, :now) ON CONFLICT ("key") DO NOTHING')
+_UPDATE = ('UPDATE attempts SET failures = :failures, window_start = :window_start, '
+           'locked_until = :locked_until, last_failure = :last_failure WHERE "key" = :key')
+
+
 def _load(conn: Connection, key: str, now: float) -> _Row:
-    query = select(attempts).where(attempts.c.key == key)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = _SELECT + (" FOR UPDATE" if conn.dialect.name == "postgresql" else "")
+    row = sql(conn, query, {"key": key}).first()
     if row is None:
-        values = {"key": key, "failures": 0, "window_start": now, "locked_until": 0.0,
-                  "last_failure": now}
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(attempts).values(values).on_conflict_do_nothing())
-        row = conn.execute(query).one()
-    return _Row(row.failures, row.window_start, row.locked_until, row.last_failure)
+        sql(conn, _INSERT, {"key": key, "now": now})
+        row = sql(conn, query, {"key": key}).one()
+    return _Row(int(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
 
 def _store(conn: Connection, key: str, row: _Row) -> None:
-    conn.execute(update(attempts).where(attempts.c.key == key).values(
-        failures=row.failures, window_start=row.window_start, locked_until=row.locked_until,
-        last_failure=row.last_failure))
+    sql(conn, _UPDATE, {"key": key, "failures": row.failures, "window_start": row.window_start,
+                        "locked_until": row.locked_until, "last_failure": row.last_failure})
 
 
 def face_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
@@ -140,14 +142,14 @@ def address_attempt(conn: Connection, key: str, now: float, policy: Policy) -> b
 
 
 def address_success(conn: Connection, key: str) -> None:
-    conn.execute(update(attempts).where(attempts.c.key == key, attempts.c.failures > 0)
-                 .values(failures=attempts.c.failures - 1))
+    sql(conn, 'UPDATE attempts SET failures = failures - 1 WHERE "key" = :key AND failures > 0',
+        {"key": key})
 
 
 def reset(conn: Connection, key: str) -> None:
     """A success: the count and any lock are cleared (the row stays, saving an insert)."""
-    conn.execute(update(attempts).where(attempts.c.key == key, (attempts.c.failures > 0) | (
-        attempts.c.locked_until > 0)).values(failures=0, locked_until=0.0))
+    sql(conn, 'UPDATE attempts SET failures = 0, locked_until = 0 WHERE "key" = :key '
+        'AND (failures > 0 OR locked_until > 0)', {"key": key})
 
 
 def face_key(site: str, user: str) -> str:

@@ -26,6 +26,7 @@ from pyapp.errors import OwnFaceError, Refused
 from pyapp.protocol import PasswordChange, PasswordSaved, PasswordSet, PasswordVerify
 from server import limits
 from server.assertions import mint_session
+from server.db import transaction
 from server.tables import passwords, templates
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def check_strength(password: str, known_words: tuple[str, ...] = ()) -> None:
 # --- the password flows ------------------------------------------------------------------
 def _save(store: Store, site: Site, user: str, password: str) -> None:
     digest = store.hasher.hash(password)  # outside the transaction: it takes ~30 ms
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         uid = store.user_id(conn, site, user, create=True)
         conn.execute(delete(passwords).where(passwords.c.user_id == uid))
         conn.execute(insert(passwords).values(user_id=uid, hash=digest,
@@ -145,7 +146,7 @@ def verify_password(store: Store, req: PasswordVerify, address: str) -> bool:
     same work (one argon2 verification) and give the same False."""
     site = store.site(req.site)
     now = store.clock()
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         allowed = limits.password_attempt(conn, limits.password_key(site.name, req.user), now,
                                           store.policy)  # account row first, then address
         if not limits.address_attempt(conn, f"pwdip:{address}", now, store.policy):
@@ -154,7 +155,7 @@ def verify_password(store: Store, req: PasswordVerify, address: str) -> bool:
         stored = None if uid is None else conn.execute(select(passwords.c.hash).where(
             passwords.c.user_id == uid)).scalar()
     ok = store.hasher.verify(stored, req.password) and allowed
-    with store.engine.begin() as conn:
+    with transaction(store.engine) as conn:
         if ok:
             limits.reset(conn, limits.password_key(site.name, req.user))
             limits.address_success(conn, f"pwdip:{address}")

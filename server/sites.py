@@ -67,7 +67,7 @@ def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device"
     if mode not in STORAGE_MODES:
         raise SiteError(f"mode must be one of {', '.join(STORAGE_MODES)}")
     token = b64encode(os.urandom(32))
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         if conn.execute(select(sites.c.id).where(sites.c.name == name)).first():
             raise SiteError(f"a site named {name!r} exists")
         conn.execute(insert(sites).values(
@@ -78,7 +78,7 @@ def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device"
 
 
 def set_origins(engine: Engine, name: str, origins: list[str]) -> None:
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
             origins=json.dumps(_origins(origins))))
 
@@ -88,7 +88,7 @@ def set_notice(engine: Engine, name: str, language: str, text: str,
     """Store a notice text; returns its version (default: the next one for that language)."""
     if not text.strip() or len(text) > MAX_NOTICE_CHARS:
         raise SiteError(f"a notice is 1 to {MAX_NOTICE_CHARS} characters")
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         sid = _site_id(conn, name)
         if version is None:
             newest = conn.execute(select(func.max(notices.c.version)).where(
@@ -108,7 +108,7 @@ def set_notice(engine: Engine, name: str, language: str, text: str,
 def set_mode(engine: Engine, name: str, mode: str, drop_helpers: bool = False) -> None:
     if mode not in STORAGE_MODES:
         raise SiteError(f"mode must be one of {', '.join(STORAGE_MODES)}")
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         sid = _site_id(conn, name)
         if mode == "device":
             held = conn.execute(select(func.count()).select_from(templates).join(
@@ -123,7 +123,7 @@ def set_mode(engine: Engine, name: str, mode: str, drop_helpers: bool = False) -
 
 
 def rotate_key(engine: Engine, name: str) -> int:
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         sid = _site_id(conn, name)
         conn.execute(update(sites).where(sites.c.id == sid).values(
             key_generation=sites.c.key_generation + 1))
@@ -133,7 +133,7 @@ def rotate_key(engine: Engine, name: str) -> int:
 
 def new_admin_token(engine: Engine, name: str) -> str:
     token = b64encode(os.urandom(32))
-    with engine.begin() as conn:
+    with db.transaction(engine) as conn:
         conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
             admin_token_sha256=hashlib.sha256(token.encode()).hexdigest()))
     return token

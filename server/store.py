@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from pyapp.errors import CryptoError, Refused
 from pyapp.protocol import (
@@ -33,9 +33,10 @@ from pyapp.protocol import (
 )
 from server import limits, oprf
 from server.assertions import AssertionInvalid, check_session
+from server.db import sql, transaction
 from server.keys import ServerKeys
 from server.passwords import Hasher
-from server.tables import DECOY, EVALUATED, FRESH, USED, audit, challenges, sites, templates
+from server.tables import DECOY, EVALUATED, FRESH, USED, challenges, sites, templates
 from server.tables import users as users_t
 
 SCHEME = "ed25519+oprf-ristretto255/1"
@@ -43,6 +44,11 @@ DEFAULT_HELPER_BYTES = 256  # decoy size for portable sites that have no templat
 _DUMMY_PUBLIC = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))  # RFC 8032 test 1
 _SITE_CACHE_SECONDS = 5.0
+_CLAIM = ('UPDATE challenges SET state = :new WHERE id = :id AND site_id = :site AND '
+          '"user" = :user AND state = :fresh AND expires_at > :now AND origin = :origin')
+_TAKE = ('UPDATE challenges SET state = :used + state WHERE id = :id AND site_id = :site AND '
+         '"user" = :user AND state IN (:evaluated, :decoy) AND purpose IN (:p1, :p2) AND '
+         'expires_at > :now AND origin = :origin RETURNING state, nonce, purpose, origin')
 
 
 @dataclass(frozen=True)
@@ -116,8 +122,10 @@ class Store:
     def log(self, conn: Connection, site: Site, event: str, user: str | None = None,
             detail: str | None = None) -> None:
         subject = None if user is None else self.keys.pseudonym(site.name, user)
-        conn.execute(insert(audit).values(site_id=site.id, at=self.clock(), event=event,
-                                          subject=subject, detail=detail))
+        sql(conn, "INSERT INTO audit (site_id, at, event, subject, detail) "
+                  "VALUES (:site, :at, :event, :subject, :detail)",
+            {"site": site.id, "at": self.clock(), "event": event, "subject": subject,
+             "detail": detail})
 
     def session_ok(self, site: Site, user: str, token: bytes | None) -> str:
         try:
@@ -134,10 +142,12 @@ class Store:
         cid, nonce = self.random_bytes(CHALLENGE_ID_BYTES), self.random_bytes(NONCE_BYTES)
         expires = int(now) + CHALLENGE_TTL_SECONDS
         helper = None
-        with self.engine.begin() as conn:
-            conn.execute(insert(challenges).values(
-                id=cid, site_id=site.id, user=req.user, purpose=req.purpose, origin=origin,
-                nonce=nonce, expires_at=float(expires), state=FRESH))
+        with transaction(self.engine) as conn:
+            sql(conn, 'INSERT INTO challenges (id, site_id, "user", purpose, origin, nonce, '
+                      "expires_at, state) VALUES (:id, :site, :user, :purpose, :origin, :nonce, "
+                      ":expires, :state)",
+                {"id": cid, "site": site.id, "user": req.user, "purpose": req.purpose,
+                 "origin": origin, "nonce": nonce, "expires": float(expires), "state": FRESH})
             if site.storage_mode == "portable" and req.purpose != "enrol":
                 helper = self._helper(conn, site, req.user)
             if random.random() < 0.01:
@@ -163,12 +173,10 @@ class Store:
         except CryptoError as exc:
             raise Refused("invalid_element", str(exc), "blinded") from exc
         now = self.clock()
-        with self.engine.begin() as conn:
-            claimed = conn.execute(update(challenges).where(
-                challenges.c.id == req.challenge_id, challenges.c.site_id == site.id,
-                challenges.c.user == req.user, challenges.c.state == FRESH,
-                challenges.c.expires_at > now, challenges.c.origin == (origin or "")).values(
-                state=EVALUATED)).rowcount
+        with transaction(self.engine) as conn:
+            claimed = sql(conn, _CLAIM, {
+                "new": EVALUATED, "id": req.challenge_id, "site": site.id, "user": req.user,
+                "fresh": FRESH, "now": now, "origin": origin or ""}).rowcount
             if claimed != 1:
                 raise Refused("challenge_invalid")
             # Lock order everywhere: the account's row, then the address's row (no deadlocks).
@@ -177,8 +185,8 @@ class Store:
             if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
                 raise Refused("rate_limited")  # (rolls the claim and the count back)
             if not real:
-                conn.execute(update(challenges).where(challenges.c.id == req.challenge_id)
-                             .values(state=DECOY))
+                sql(conn, "UPDATE challenges SET state = :s WHERE id = :id",
+                    {"s": DECOY, "id": req.challenge_id})
         if not real:  # locked: the answer a wrong face would get
             return Evaluation(evaluated=oprf.random_element())
         secret = self.keys.oprf_secret(site.name, req.user)
@@ -188,28 +196,26 @@ class Store:
               purposes: tuple[str, ...], origin: str | None
               ) -> tuple[int, bytes, str, str] | None:
         """Consume an evaluated challenge: (state it had, nonce, purpose, origin), or None."""
-        row = conn.execute(update(challenges).where(
-            challenges.c.id == cid, challenges.c.site_id == site.id, challenges.c.user == user,
-            challenges.c.state.in_((EVALUATED, DECOY)), challenges.c.purpose.in_(purposes),
-            challenges.c.expires_at > self.clock(), challenges.c.origin == (origin or ""))
-            .values(state=USED + challenges.c.state)  # 4: was evaluated, 5: was a decoy
-            .returning(challenges.c.state, challenges.c.nonce, challenges.c.purpose,
-                       challenges.c.origin)).first()
+        row = sql(conn, _TAKE, {  # the new state is 3 + the old: 4 was evaluated, 5 a decoy
+            "used": USED, "id": cid, "site": site.id, "user": user, "evaluated": EVALUATED,
+            "decoy": DECOY, "p1": purposes[0], "p2": purposes[-1], "now": self.clock(),
+            "origin": origin or ""}).first()
         if row is None:
             return None
-        return (int(row.state) - USED, row.nonce, row.purpose, row.origin)
+        return (int(row[0]) - USED, bytes(row[1]), str(row[2]), str(row[3]))
 
     def verify(self, req: VerifyRequest, origin: str | None, address: str) -> bool:
         """True when the signature opens; every failure is the same False."""
         site = self.site(req.site)
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             taken = self._take(conn, site, req.user, req.challenge_id, ("verify", "withdraw"),
                                origin)
-            row = conn.execute(select(templates.c.public_key).join(
-                users_t, users_t.c.id == templates.c.user_id).where(
-                users_t.c.site_id == site.id, users_t.c.external_id == req.user)).first()
+            row = sql(conn, "SELECT t.public_key FROM templates t JOIN users u ON u.id = "
+                            "t.user_id WHERE u.site_id = :site AND u.external_id = :user",
+                      {"site": site.id, "user": req.user}).first()
             good = taken is not None and taken[0] == EVALUATED and row is not None
-            public = Ed25519PublicKey.from_public_bytes(row[0]) if row else _DUMMY_PUBLIC
+            public = (Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row
+                      else _DUMMY_PUBLIC)
             purpose, nonce = (taken[2], taken[1]) if taken else ("verify", bytes(NONCE_BYTES))
             message = signed_message(purpose, site.name, req.user, origin or "",
                                      req.challenge_id, nonce)
@@ -224,14 +230,14 @@ class Store:
                      "face" if good else None)
         return good
 
-    def enrol(self, req: EnrolRequest, origin: str | None) -> Site:
+    def enrol(self, req: EnrolRequest, origin: str | None, address: str = "unknown") -> Site:
         site = self.site(req.site)
         if (site.storage_mode == "portable") != (req.helper is not None):
             raise Refused("wrong_mode", "portable sites need the helper data; device sites "
                                         "must not receive it", "helper")
         from server.tables import consents
 
-        with self.engine.begin() as conn:
+        with transaction(self.engine) as conn:
             uid = self.user_id(conn, site, req.user)
             consent = None if uid is None else conn.execute(select(consents.c.id).where(
                 consents.c.id == req.consent_id, consents.c.user_id == uid,
@@ -260,5 +266,6 @@ class Store:
                 user_id=uid, consent_id=req.consent_id, scheme=SCHEME,
                 public_key=req.public_key, helper_sealed=sealed, created_at=self.clock()))
             limits.reset(conn, limits.face_key(site.name, req.user))
+            limits.address_success(conn, f"faceip:{address}")
             self.log(conn, site, "enrolled", req.user, site.storage_mode)
         return site

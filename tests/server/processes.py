@@ -70,6 +70,14 @@ class UvicornServer:
                     found.append(int(entry.name))
         return sorted(found)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the workers have used so far."""
+        total = 0
+        for pid in self.workers():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        return total / os.sysconf("SC_CLK_TCK")
+
     def rss_kib(self) -> dict[int, int]:
         out = {}
         for pid in self.workers():

@@ -171,3 +171,15 @@ def test_counters_shared_across_app_instances(tmp_path: Path, clock: FakeClock) 
     with engine.connect() as conn:
         assert limits.status(conn, limits.face_key("shop", "alice")) is not None
     engine.dispose()
+
+
+def test_successes_give_address_attempts_back(tmp_path: Path, clock: FakeClock) -> None:
+    """Honest users behind one address are not starved: enrol and verify successes return
+    their evaluation to the address budget."""
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    add_site(url)
+    with TestClient(make_app(make_settings(tmp_path, url, clock, ip_limit=4))) as client:
+        api = Api(client)
+        for i in range(6):
+            assert api.enrol(f"user{i}", ALICE).status_code == 200
+            assert api.verify(f"user{i}", ALICE).status_code == 200
