@@ -183,3 +183,50 @@ def test_successes_give_address_attempts_back(tmp_path: Path, clock: FakeClock) 
         for i in range(6):
             assert api.enrol(f"user{i}", ALICE).status_code == 200
             assert api.verify(f"user{i}", ALICE).status_code == 200
+
+
+def test_concurrent_evaluations_spend_the_budget_exactly_once(
+        tmp_path: Path, database_url: str, clock: FakeClock) -> None:
+    """16 evaluations racing in threads of two app instances (as two workers): exactly
+    FACE_ATTEMPT_LIMIT get the real OPRF answer, none fails with a deadlock or a 5xx."""
+    import threading
+
+    from pyapp.protocol import ChallengeRequest, EvaluateRequest
+    from server import api as api_module
+    from tests.server.client import blind
+    from tests.server.conftest import ORIGIN
+
+    add_site(database_url)
+    stores = [api_module.build(make_settings(tmp_path, database_url, clock)).store
+              for _ in range(2)]
+    challenges = [stores[0].challenge(ChallengeRequest(site="shop", user="alice",  # type: ignore[union-attr]
+                                                       purpose="verify"), ORIGIN)
+                  for _ in range(16)]
+    _, blinded = blind(b"some face key")
+    secret = stores[0].keys.oprf_secret("shop", "alice")  # type: ignore[union-attr]
+    from server.oprf import blind_evaluate
+
+    genuine = blind_evaluate(secret, blinded)
+    answers: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        store = stores[i % 2]
+        try:
+            ev = store.evaluate(EvaluateRequest(  # type: ignore[union-attr]
+                site="shop", user="alice", challenge_id=challenges[i].challenge_id,
+                blinded=blinded), ORIGIN, f"10.0.0.{i}")
+            answers.append(ev.evaluated)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert len(answers) == 16
+    assert sum(a == genuine for a in answers) == FACE_ATTEMPT_LIMIT
+    for store in stores:
+        store.engine.dispose()  # type: ignore[union-attr]
