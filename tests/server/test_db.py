@@ -46,6 +46,7 @@ def test_audit_is_append_only(database_url: str) -> None:
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    assert (tmp_path / "o.db").stat().st_mode & 0o077 == 0  # owner-only
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
