@@ -57,9 +57,9 @@ class BCH:
         positions = np.arange(self.length, dtype=np.int64)
         odd = np.arange(1, 2 * t, 2, dtype=np.int64)
         # (j * i) mod n for the odd syndrome indices j, and -(j * i) mod n for Chien (j<=t).
-        self._syndrome_exponents = (np.outer(odd, positions) % n).astype(np.int16)
+        self._syndrome_exponents = (np.outer(odd, positions) % n).astype(np.int32)
         degrees = np.arange(t + 1, dtype=np.int64)
-        self._chien_exponents = ((-np.outer(degrees, positions)) % n).astype(np.int16)
+        self._chien_exponents = ((-np.outer(degrees, positions)) % n).astype(np.int32)
         js = np.arange(1, 2 * t + 1, dtype=np.int64)
         self._pow2 = js & -js  # S_j = S_(j / pow2) ^ pow2, with j / pow2 odd
         self._odd_index = (js // self._pow2 - 1) // 2
@@ -104,7 +104,8 @@ class BCH:
         out = np.zeros(2 * self.t + 1, dtype=np.int64)
         if positions.size == 0:
             return out
-        odd = np.bitwise_xor.reduce(gf.exp[self._syndrome_exponents[:, positions]], axis=1)
+        odd = np.bitwise_xor.reduce(
+            np.take(gf.exp16, self._syndrome_exponents[:, positions]), axis=1).astype(np.int64)
         logs = gf.log[odd[self._odd_index]]
         full = gf.exp[np.where(logs == gf.log0, gf.log0,
                                (logs * self._pow2) % gf.order)]
@@ -147,9 +148,9 @@ class BCH:
         """Positions i (< length) with locator(alpha^-i) == 0, by a one-shot Chien search."""
         gf = self.gf
         degree = len(locator) - 1
-        logs = gf.log[locator][:, None]
-        values = np.bitwise_xor.reduce(gf.exp[logs + self._chien_exponents[: degree + 1]],
-                                       axis=0)
+        logs = gf.log32[locator][:, None]
+        values = np.bitwise_xor.reduce(
+            np.take(gf.exp16, logs + self._chien_exponents[: degree + 1]), axis=0)
         return np.flatnonzero(values == 0)
 
     def correct(self, received: Bits) -> tuple[Bits, int]:
