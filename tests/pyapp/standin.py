@@ -2,8 +2,9 @@
 
 It implements pyapp.ports.Api from the RFC 9497 server half in pyapp.oprf (BlindEvaluate with
 a per-account key from DeriveKeyPair) and verifies Ed25519 signatures with `cryptography`,
-as the real server does. Every message crosses a JSON round trip through pyapp.protocol's
-strict parser. The real-server interop test lives with the server.
+as the real server does (inside Pyodide, where `cryptography` is not loaded, with `ecdsa`).
+Every message crosses a JSON round trip through pyapp.protocol's strict parser. The
+real-server interop test lives with the server.
 """
 
 from __future__ import annotations
@@ -13,11 +14,29 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from pyapp import oprf, protocol
 from pyapp.errors import Refused
+
+try:  # CPython: verify exactly as the server does
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+except ImportError:  # Pyodide without cryptography: RFC 8032 verification from ecdsa
+    from ecdsa import BadSignatureError, Ed25519, VerifyingKey
+
+    def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
+        try:
+            return bool(VerifyingKey.from_string(public_key, curve=Ed25519).verify(
+                signature, message))
+        except BadSignatureError:
+            return False
 
 M = TypeVar("M", bound=protocol.Message)
 
@@ -83,10 +102,8 @@ class StandInServer:
         entry = self.challenges.pop(challenge_id)  # single use, whatever the outcome
         message = protocol.signed_message(purpose, site, user, self.origin, challenge_id,
                                           entry["nonce"])
-        try:
-            Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-        except InvalidSignature:
-            raise Refused("not_verified") from None
+        if not verify_ed25519(public_key, signature, message):
+            raise Refused("not_verified")
 
     async def enrol(self, request: protocol.EnrolRequest) -> protocol.Enrolled:
         request = wire(request, protocol.EnrolRequest)

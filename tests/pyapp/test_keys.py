@@ -7,14 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from cryptography.hazmat.primitives.hashes import SHA256
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from ecdsa import BadSignatureError, Ed25519, VerifyingKey
 
 from pyapp import keys, protocol
 from pyapp.errors import InputError, ProtocolError
@@ -33,6 +26,10 @@ def test_hkdf_rfc5869(vector: dict[str, Any]) -> None:
 
 
 def test_hkdf_agrees_with_cryptography() -> None:
+    pytest.importorskip("cryptography", reason="cryptography is CPython-only here")
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     ikm, salt = bytes(range(64)), keys.key_salt("shop", "alice")
     want = HKDF(algorithm=SHA256(), length=32, salt=salt, info=protocol.KEY_INFO).derive(ikm)
     assert keys.hkdf(ikm, salt, protocol.KEY_INFO, 32) == want
@@ -41,6 +38,15 @@ def test_hkdf_agrees_with_cryptography() -> None:
 
 
 def test_keys_match_cryptography_and_signatures_verify_there() -> None:
+    """The server verifies with `cryptography`: CPython only (Pyodide lacks it here)."""
+    pytest.importorskip("cryptography", reason="cryptography is CPython-only here")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     seed = bytes(range(32))
     pair = keys.KeyPair(seed)
     reference = Ed25519PrivateKey.from_private_bytes(seed)
@@ -55,6 +61,15 @@ def test_keys_match_cryptography_and_signatures_verify_there() -> None:
     public.verify(signature, message)
     with pytest.raises(InvalidSignature):
         public.verify(signature, message + b"!")
+
+
+def test_signatures_verify_with_an_independent_verifier() -> None:
+    pair = keys.KeyPair(bytes(range(32)))
+    signature = pair.sign(b"challenge")
+    verifier = VerifyingKey.from_string(pair.public_key, curve=Ed25519)
+    assert verifier.verify(signature, b"challenge")
+    with pytest.raises(BadSignatureError):
+        verifier.verify(signature, b"challengf")
 
 
 def test_rfc8032_test_1_public_key() -> None:
