@@ -26,12 +26,12 @@ def test_hkdf_rfc5869(vector: dict[str, Any]) -> None:
 
 
 def test_hkdf_agrees_with_cryptography() -> None:
-    pytest.importorskip("cryptography", reason="cryptography is CPython-only here")
-    from cryptography.hazmat.primitives.hashes import SHA256
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+    hashes = pytest.importorskip("cryptography.hazmat.primitives.hashes",
+                                 reason="cryptography is CPython-only here")
+    kdf = pytest.importorskip("cryptography.hazmat.primitives.kdf.hkdf")
     ikm, salt = bytes(range(64)), keys.key_salt("shop", "alice")
-    want = HKDF(algorithm=SHA256(), length=32, salt=salt, info=protocol.KEY_INFO).derive(ikm)
+    want = kdf.HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+                    info=protocol.KEY_INFO).derive(ikm)
     assert keys.hkdf(ikm, salt, protocol.KEY_INFO, 32) == want
     with pytest.raises(InputError):
         keys.hkdf_expand(bytes(32), b"", 255 * 32 + 1)
@@ -39,27 +39,23 @@ def test_hkdf_agrees_with_cryptography() -> None:
 
 def test_keys_match_cryptography_and_signatures_verify_there() -> None:
     """The server verifies with `cryptography`: CPython only (Pyodide lacks it here)."""
-    pytest.importorskip("cryptography", reason="cryptography is CPython-only here")
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-        Ed25519PublicKey,
-    )
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
+    ed25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.ed25519",
+                                  reason="cryptography is CPython-only here")
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    exceptions = pytest.importorskip("cryptography.exceptions")
     seed = bytes(range(32))
     pair = keys.KeyPair(seed)
-    reference = Ed25519PrivateKey.from_private_bytes(seed)
-    assert pair.public_key == reference.public_key().public_bytes(Encoding.Raw,
-                                                                  PublicFormat.Raw)
+    reference = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+    raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    assert pair.public_key == reference.public_key().public_bytes(*raw)
     message = protocol.signed_message("verify", "shop", "alice", "https://shop.example",
                                       bytes(16), bytes(32))
     signature = pair.sign(message)
     assert len(signature) == protocol.SIGNATURE_BYTES
     assert signature == reference.sign(message)  # Ed25519 is deterministic
-    public = Ed25519PublicKey.from_public_bytes(pair.public_key)
+    public = ed25519.Ed25519PublicKey.from_public_bytes(pair.public_key)
     public.verify(signature, message)
-    with pytest.raises(InvalidSignature):
+    with pytest.raises(exceptions.InvalidSignature):
         public.verify(signature, message + b"!")
 
 
