@@ -514,6 +514,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "research":
         grid = [(128, 17, w) for w in (1.0, 1.25, 1.5, 1.75, 2.0, 2.5)] + [
             (256, 9, 1.75), (256, 9, 2.0), (512, 5, 2.0), (64, 33, 1.75), (128, 9, 1.75)]
+        if data["emb"].shape[1] > 128:  # wider embeddings: more coordinates, fewer levels
+            grid += [(256, 9, w) for w in (1.25, 1.5, 2.5)] + [
+                (512, 5, w) for w in (1.5, 2.5)] + [(1024, 3, 2.0), (2048, 2, 2.0)]
         research(data, grid)
     elif args.command == "fit":
         fit_params(data, args.coordinates, args.levels, args.width, args.far, args.params)
