@@ -62,7 +62,7 @@ SOURCES: dict[str, dict[str, str]] = {
 }
 
 # The compact storage chosen from the LFW measurements in docs/models.md.
-DLIB_ENCODING = {"bits": 5, "method": "kmeans"}
+DLIB_ENCODING = {"bits": 8, "method": "step0.15"}
 MTCNN_ENCODING = {"bits": 8, "method": "uniform"}
 
 
@@ -299,8 +299,9 @@ def build_manifest(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "weights": {"file": f["weights"], "sha256": hashlib.sha256(weights).hexdigest(),
                         "data_name": f["data_name"],
                         "data_sha256": hashlib.sha256(sw.expand(weights)).hexdigest(),
-                        "encoding": f"palette {encoding['bits']}-bit {encoding['method']}, "
-                                    "per-output-channel scale (pyapp/weights.py)"},
+                        "encoding": f"{encoding['method']} ({encoding['bits']}-bit codes), "
+                                    "per-output-channel scale (pyapp/weights.py)",
+                        "data_bytes": len(sw.expand(weights))},
             "source": {"registry": src["kind"], "package": src["package"],
                        "version": src["version"], "sha256": src["sha256"], "member": member},
             "licence": licence,

@@ -70,7 +70,7 @@ def test_descriptor_matches_the_float32_rebuild(models: Any, chip: np.ndarray) -
     x = models.embedder.prepare(chip[None])
     want = l2_normalise(ref.run(["embedding"], {"input": x})[0][0])
     got = l2_normalise(run(models.embedder.model.run({"input": x}))["embedding"][0])
-    assert float(want @ got) > 0.995
+    assert float(want @ got) > 0.99  # LFW: mean 0.996, min 0.994 (docs/models.md)
 
 
 @pytest.mark.parametrize("bad", [
