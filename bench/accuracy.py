@@ -39,13 +39,29 @@ from pyapp.frame import photo_frame, rgb
 from pyapp.quality import QualityConfig, select_face
 
 
-def make_landmarks(paths: list[Path], models_dir: Path, out: Path, mirror: bool) -> np.ndarray:
+def frame_of(path: Path, upscale: str) -> np.ndarray:
+    photo = host.read_photo(path)
+    if upscale == "bilinear":
+        return photo_frame(photo)
+    from PIL import Image
+
+    size = (480, 480)
+    big = np.asarray(Image.fromarray(photo).resize(size, getattr(Image.Resampling,
+                                                                 upscale.upper())))
+    out = np.zeros((480, 640, 4), np.uint8)
+    out[..., 3] = 255
+    out[:, 80:560] = big
+    return out
+
+
+def make_landmarks(paths: list[Path], models_dir: Path, out: Path, mirror: bool,
+                   upscale: str) -> np.ndarray:
     models = host.load_models(models_dir, detector_config=DetectorConfig(mirror_landmarks=mirror))
     marks = np.full((len(paths), 5, 2), np.nan)
 
     async def run() -> None:
         for i, p in enumerate(paths):
-            img = rgb(photo_frame(host.read_photo(p)))
+            img = rgb(frame_of(p, upscale))
             try:
                 faces = await detect(img, models.detector)
                 marks[i] = select_face(faces, 480, 640, QualityConfig(), strict=False).landmarks
@@ -59,13 +75,13 @@ def make_landmarks(paths: list[Path], models_dir: Path, out: Path, mirror: bool)
     return marks
 
 
-def make_chips(paths: list[Path], marks: np.ndarray, padding: float, points: list[int]
-               ) -> np.ndarray:
+def make_chips(paths: list[Path], marks: np.ndarray, padding: float, points: list[int],
+               upscale: str) -> np.ndarray:
     chips = np.full((len(paths), 150, 150, 3), np.nan, np.float32)
     for i, p in enumerate(paths):
         if not np.all(np.isfinite(marks[i])):
             continue
-        img = rgb(photo_frame(host.read_photo(p)))
+        img = rgb(frame_of(p, upscale))
         m = similarity(marks[i][points], chip_template(150, padding)[points])
         region, mr = crop_region(img, m)
         chips[i] = warp(region, mr)
@@ -102,6 +118,8 @@ def main() -> int:
     ap.add_argument("--padding", type=float, default=0.25)
     ap.add_argument("--flips", default="0,1")
     ap.add_argument("--mirror", type=int, default=1, help="mirror-averaged landmarks")
+    ap.add_argument("--upscale", default="bilinear", help="photo -> frame: bilinear "
+                    "(pyapp.frame.photo_frame) or a PIL filter name (bicubic, lanczos)")
     ap.add_argument("--points", default="0,1,2,3,4", help="landmarks used for alignment")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -109,16 +127,17 @@ def main() -> int:
     rel = [str(p.relative_to(args.lfw)) for p in paths]
     names = [p.parent.name for p in paths]
     args.cache.mkdir(parents=True, exist_ok=True)
-    mfile = args.cache / f"landmarks-mirror{args.mirror}.npy"
+    up = "" if args.upscale == "bilinear" else f"-{args.upscale}"
+    mfile = args.cache / f"landmarks-mirror{args.mirror}{up}.npy"
     marks = np.load(mfile) if mfile.exists() else make_landmarks(
-        paths, args.models[0], mfile, bool(args.mirror))
+        paths, args.models[0], mfile, bool(args.mirror), args.upscale)
     points = [int(p) for p in args.points.split(",")]
-    tag = f"pad{args.padding:g}-mirror{args.mirror}-pts{''.join(map(str, points))}"
+    tag = f"pad{args.padding:g}-mirror{args.mirror}-pts{''.join(map(str, points))}{up}"
     cfile = args.cache / f"chips-{tag}.npy"
     if cfile.exists():
         chips = np.load(cfile)
     else:
-        chips = make_chips(paths, marks, args.padding, points)
+        chips = make_chips(paths, marks, args.padding, points, args.upscale)
         np.save(cfile, chips)
     index = {str(Path(r).with_suffix("")).removeprefix("images/"): i for i, r in enumerate(rel)}
     ij, labels, folds = read_pairs(args.lfw / "pairs.txt", index)
@@ -127,7 +146,12 @@ def main() -> int:
     for md in args.models:
         for flip in [bool(int(f)) for f in args.flips.split(",")]:
             t = time.perf_counter()
-            emb = embed_all(chips, md, flip)
+            efile = args.cache / f"emb-{md.name}-{tag}-flip{int(flip)}.npy"
+            if efile.exists():
+                emb = np.load(efile)
+            else:
+                emb = embed_all(chips, md, flip)
+                np.save(efile, emb)
             e = np.nan_to_num(emb)
             scores = np.sum(e[ij[:, 0]] * e[ij[:, 1]], axis=1)
             acc, std, _ = kfold_accuracy(scores, labels, folds)

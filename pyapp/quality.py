@@ -20,8 +20,8 @@ from pyapp.frame import FloatImage
 @dataclass(frozen=True)
 class QualityConfig:
     min_face_width: float = 72.0  # pixels of the detector's face box
-    other_face_ratio: float = 0.5  # another face at least this wide (relative) = many faces
-    other_face_score: float = 0.9
+    other_face_ratio: float = 0.6  # another face at least this wide (relative) = many faces
+    other_face_score: float = 0.98
     max_outside: float = 0.1  # part of the face box that may lie outside the frame
     max_yaw: float = 0.5  # |nose offset from the eye/mouth midline| / eye distance
     pitch_range: tuple[float, float] = (0.15, 0.85)  # nose height between eyes and mouth
