@@ -35,6 +35,7 @@ def report(face_models: FaceModels, frame: np.ndarray, result: Any) -> dict[str,
 
 
 async def main() -> None:
+    dom.mark("python")
     dom.set_text("python", f"Python {sys.version.split()[0]} in a worker, numpy {np.__version__}")
     info = ort.describe()
     dom.set_text("runtime", f"onnxruntime-web {info['version']}, {info['threads']} thread(s), "
@@ -44,6 +45,7 @@ async def main() -> None:
         dom.set_text("model", f"Loading face models… {done} of {total} ({role})")
 
     face_models = await models.load_models(progress=progress)
+    dom.mark("models")
     dom.set_text("model", "Face models loaded: MTCNN detector and dlib face descriptor "
                  "(hashes checked)")
     dom.element("check").dataset.ready = "models"

@@ -56,3 +56,14 @@ def absolute(url: str) -> str:
 
 def js_object(value: dict[str, Any]) -> Any:
     return to_js(value, dict_converter=js.Object.fromEntries)
+
+
+def mark(name: str) -> float:
+    """Record a milestone (e.g. "python", "models") on the page, in ms since navigation start.
+
+    Kept as ``data-<name>-ms`` on the root element, where benchmarks and tests read it.
+    """
+    now = float(window.performance.now())
+    window.performance.mark(f"ownface:{name}")
+    document.documentElement.setAttribute(f"data-{name}-ms", f"{now:.1f}")
+    return now

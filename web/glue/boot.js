@@ -24,6 +24,7 @@ const worker = await PyWorker(abs(entry), {
   config: {
     packages: ["numpy", ...wheels.map(abs)],
     js_modules: { worker: { [abs(manifest.ort)]: "ort" } },
+    packages_cache: "never",
   },
 });
 window.ownfaceGlue.worker = worker;
