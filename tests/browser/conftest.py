@@ -85,8 +85,11 @@ def pyodide_suite() -> list[str]:
     return [p.relative_to(ROOT).as_posix() for p in files]
 
 
+FRAMES: dict[str, bytes] = {}  # raw RGBA frames tests hand to in-browser harnesses
+
+
 def test_routes() -> list[Any]:
-    """Test-only routes: the in-Pyodide runner page and the test files it fetches."""
+    """Test-only routes: the in-Pyodide runner's files and raw frames for the harnesses."""
 
     async def listing(request: Request) -> Response:
         return JSONResponse({"files": pyodide_suite(), "args": ["tests/pyapp"]})
@@ -97,7 +100,14 @@ def test_routes() -> list[Any]:
             return Response(status_code=404)
         return Response((ROOT / path).read_bytes(), media_type="text/plain")
 
-    return [Route("/_test/files.json", listing), Route("/_test/files/{path:path}", file)]
+    async def frame(request: Request) -> Response:
+        data = FRAMES.get(request.path_params["name"])
+        if data is None:
+            return Response(status_code=404)
+        return Response(data, media_type="application/octet-stream")
+
+    return [Route("/_test/files.json", listing), Route("/_test/files/{path:path}", file),
+            Route("/_test/frames/{name}", frame)]
 
 
 @pytest.fixture(scope="session")
