@@ -1,0 +1,150 @@
+"""Speed of the face pipeline in headless Chromium: a 640x480 RGBA frame in memory -> embedding.
+
+Runs pyapp's pipeline (detect, gates, align, embed with flip averaging) inside Pyodide in a
+web worker, calling onnxruntime-web, on real LFW photos turned into 640x480 frames, and
+prints the median and p90 per frame, the per-stage medians, and the main thread's long tasks
+(> 50 ms) observed while it worked: the page must stay responsive (issue target: median
+<= 120 ms, no main-thread task over 100 ms). The same frames through CPython + onnxruntime
+(1 thread) are printed for reference.
+
+    .venv/bin/python bench/pipeline_speed.py [--frames 30] [--repeats 3] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pyapp import host  # noqa: E402
+from pyapp.errors import QualityError  # noqa: E402
+from pyapp.frame import photo_frame  # noqa: E402
+from pyapp.pipeline import embed_frame  # noqa: E402
+from server import assets  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.settings import Settings  # noqa: E402
+from tests.browser import conftest as harness  # noqa: E402
+
+LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__longTasks.push(e.duration);
+}).observe({type: "longtask", buffered: false});
+"""
+
+
+def pick_frames(count: int) -> dict[str, np.ndarray]:
+    photos = sorted((LFW / "images").glob("*/*_0001.jpg"))[:count]
+    return {p.stem: photo_frame(host.read_photo(p)) for p in photos}
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def cpython_times(frames: dict[str, np.ndarray], repeats: int) -> list[float]:
+    models = host.load_models(threads=1)
+
+    async def run() -> list[float]:
+        out = []
+        for frame in frames.values():
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                try:
+                    await embed_frame(frame, models)
+                except QualityError:
+                    pass
+                out.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    return asyncio.run(run())
+
+
+def browser_times(frames: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    for name, frame in frames.items():
+        harness.FRAMES[name] = np.ascontiguousarray(frame).tobytes()
+    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="ownface-bench-")))
+    assets.setup(settings, quiet=True)
+    app = create_app(settings)
+    from starlette.routing import Mount
+
+    from server.static import StaticFiles
+    app.router.routes[0:0] = [*harness.test_routes(),
+                              Mount("/_test", app=StaticFiles(harness.TEST_PAGES,
+                                                              immutable=False,
+                                                              render=app.state.page_values))]
+    with harness.LiveServer(app, harness.free_port()) as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=harness.CHROMIUM, headless=True,
+                                     args=harness.CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(f"{server.url}/_test/pipeline.html")
+        page.wait_for_selector("#state[data-ready]", state="attached", timeout=180_000)
+        page.evaluate(LONG_TASKS)
+        spec = json.dumps({"frames": [f"/_test/frames/{n}" for n in frames], "width": 640,
+                           "height": 480, "repeats": repeats})
+        # one warm-up pass (first inferences initialise onnxruntime-web's kernels)
+        page.evaluate("spec => window.ownfaceGlue.worker.sync.run(spec)",
+                      json.dumps({**json.loads(spec), "repeats": 1}))
+        page.evaluate("window.__longTasks = []")
+        raw = page.evaluate("spec => window.ownfaceGlue.worker.sync.run(spec)", spec)
+        long_tasks = page.evaluate("window.__longTasks")
+        browser.close()
+    data = json.loads(raw)
+    data["long_tasks"] = long_tasks
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "pipeline.json")
+    args = parser.parse_args(argv)
+    if not (LFW / "images").is_dir():
+        print(f"no photos at {LFW}: nothing to measure", file=sys.stderr)
+        return 2
+    frames = pick_frames(args.frames)
+    data = browser_times(frames, args.repeats)
+    rows = data["results"]
+    per_frame = [ms for row in rows for ms in row["ms"]]
+    embedded = [row for row in rows if "embedding" in row]
+    stages = {k: statistics.median(r["timings"][k] for r in embedded)
+              for k in ("prepare", "detect", "align", "embed")} if embedded else {}
+    native = cpython_times(frames, args.repeats)
+    print(f"frames: {len(rows)} ({len(embedded)} embedded), {args.repeats} runs each; "
+          f"onnxruntime-web {data['runtime']['version']}, {data['runtime']['threads']} "
+          f"thread(s), cross-origin isolated: {data['runtime']['cross_origin_isolated']}")
+    print(f"{'':<28}{'median ms':>10}{'p90 ms':>10}")
+    print(f"{'browser (Pyodide + ort-web)':<28}{statistics.median(per_frame):>10.1f}"
+          f"{pct(per_frame, 90):>10.1f}")
+    print(f"{'CPython + onnxruntime':<28}{statistics.median(native):>10.1f}"
+          f"{pct(native, 90):>10.1f}")
+    print("browser stages (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    lt = data["long_tasks"]
+    print(f"main-thread long tasks while working: {len(lt)}"
+          + (f", longest {max(lt):.0f} ms" if lt else ""))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d %H:%M"), "frames": len(rows), "repeats": args.repeats,
+        "browser_ms": {"median": statistics.median(per_frame), "p90": pct(per_frame, 90)},
+        "cpython_ms": {"median": statistics.median(native), "p90": pct(native, 90)},
+        "stages_ms": stages, "long_tasks_ms": lt, "runtime": data["runtime"]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
