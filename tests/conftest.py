@@ -70,3 +70,9 @@ if sys.platform == "emscripten":
     def pytest_terminal_summary(terminalreporter: Any) -> None:
         for name, needs in sorted(LEFT_OUT.items()):
             terminalreporter.write_line(f"left out in Pyodide: {name} (needs {', '.join(needs)})")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main
+    thread once it has started, and tests that use asyncio.run() must come before that."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
