@@ -180,7 +180,12 @@ def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bo
 
 
 def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool) -> str:
+    """Changes with the models, the images and every pipeline setting."""
+    from pyapp.detect import DetectorConfig
+    from pyapp.pipeline import PipelineConfig
+
     h = hashlib.sha256()
+    h.update(repr((PipelineConfig(gates=False, flip=flip), DetectorConfig())).encode())
     h.update((models_dir / "manifest.json").read_bytes())
     for p in paths:
         h.update(str(p.relative_to(root)).encode())

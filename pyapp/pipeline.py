@@ -38,7 +38,7 @@ class PipelineConfig:
     gates: bool = True  # False (evaluation only): no quality gates, central face chosen
     flip: bool = True  # test-time flip averaging
     quality: QualityConfig = field(default_factory=QualityConfig)
-    chip_padding: float = 0.25
+    chip_padding: float = 0.19  # chosen on LFW folds 1-2 (min EER of 0.16/0.19/0.22/0.25)
 
 
 @dataclass(frozen=True)
