@@ -30,7 +30,7 @@ class QualityConfig:
     dark_highlight: float = 100.0  # ... and its 95th percentile below this: too dark
     bright: float = 215.0  # mean luma above this: too bright
     max_clipped: float = 0.35  # part of face pixels at >= 250: too bright
-    min_sharpness: float = 12.0  # variance of the Laplacian of the grey chip centre
+    min_sharpness: float = 7.0  # variance of the Laplacian of the grey chip centre
     frame_dark: float = 30.0  # no face and a mean frame luma below this: too dark
     frame_bright: float = 230.0  # no face and a mean frame luma above this: too bright
 
