@@ -1,7 +1,7 @@
 """What template protection costs in accuracy and what it leaks, on LFW (person-disjoint folds).
 
     .venv/bin/python bench/protection.py research --embeddings E.npz   # choose P, L on folds 1-2
-    .venv/bin/python bench/protection.py fit --embeddings E.npz [--levels 17 --width 1.75]
+    .venv/bin/python bench/protection.py fit --embeddings E.npz [--levels 17 --width 1.5]
     .venv/bin/python bench/protection.py measure --embeddings E.npz [--decode-sample 10000]
 
 ``E.npz`` holds ``paths`` (images/<Name>/<Name>_NNNN.jpg) and ``emb`` (L2-normalised, NaN rows
@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=PARAMS)
     parser.add_argument("--coordinates", type=int, default=128)
     parser.add_argument("--levels", type=int, default=17)
-    parser.add_argument("--width", type=float, default=1.75)
+    parser.add_argument("--width", type=float, default=1.5)
     parser.add_argument("--far", type=float, default=1e-3)
     parser.add_argument("--decode-sample", type=int, default=10_000)
     parser.add_argument("--link-pairs", type=int, default=5_000)
