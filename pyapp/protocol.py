@@ -631,3 +631,20 @@ MESSAGES: tuple[type[Message], ...] = (
     Evaluation, EnrolRequest, Enrolled, VerifyRequest, Verified, Withdraw, Withdrawn, Erase,
     Erased, PasswordSet, PasswordVerify, PasswordChange, PasswordSaved, ErrorBody,
 )
+
+
+# --- endpoints: each request message, the path it is POSTed to, and what comes back ----------
+ENDPOINTS: dict[type[Message], tuple[str, type[Message]]] = {
+    ConsentGrant: ("consent", ConsentReceipt),
+    Withdraw: ("consent/withdraw", Withdrawn),
+    Erase: ("erase", Erased),
+    ChallengeRequest: ("challenge", Challenge),
+    EvaluateRequest: ("evaluate", Evaluation),
+    EnrolRequest: ("enrol", Enrolled),
+    VerifyRequest: ("verify", Verified),
+    PasswordSet: ("password/set", PasswordSaved),
+    PasswordVerify: ("password/verify", Verified),
+    PasswordChange: ("password/change", PasswordSaved),
+}
+NOTICE_PATH = "sites/{site}/notice"  # GET ?lang=<language> -> Notice
+JWKS_PATH = "sites/{site}/jwks.json"  # GET -> the site's JWK set

@@ -18,8 +18,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from pyapp.protocol import API_PREFIX
-from server import api, assets
+from server import api, assets, services
 from server.headers import SecurityHeaders
+from server.pages import AppPages
 from server.settings import Settings
 from server.static import StaticFiles
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", index),
         Mount(API_PREFIX, routes=parts.routes),
+        *_app_pages(settings, parts, page_values),
         Mount("/assets", app=StaticFiles(settings.assets_dir, immutable=True), name="assets"),
         Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",),
                                    render=page_values), name="web"),
@@ -45,6 +47,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.page_values = page_values
     return app
+
+
+def _app_pages(settings: Settings, parts: api.ApiParts,
+               page_values: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
+    if parts.store is None:
+        return []
+    return AppPages(settings.web_dir, services.build(parts.store), page_values).routes()
 
 
 def _page_values(settings: Settings) -> Callable[[], dict[str, Any]]:

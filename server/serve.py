@@ -15,6 +15,23 @@ from server import assets
 from server.settings import Settings, SettingsError
 
 
+def first_site(settings: Settings) -> None:
+    """A fresh install gets the demo site, so the app works at once."""
+    from server import db, defaults
+
+    engine = db.make_engine(settings.database)
+    try:
+        db.migrate(engine)
+        token = defaults.ensure_demo_site(engine, [settings.public_origin])
+    finally:
+        engine.dispose()
+    if token:
+        print(f"Created the site '{defaults.DEMO_SITE}'. Its admin token, shown only once "
+              f"(audit export, erasure requests): {token}\nTry it: "
+              f"{settings.public_origin}/app/?site={defaults.DEMO_SITE}&user=alice",
+              file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ownface serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", help="address to bind (default 127.0.0.1)")
@@ -33,7 +50,12 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"ownface serve: {exc}", file=sys.stderr)
         return 2
+    if not settings.public_origin:  # the origin people reach this server at
+        origin = f"http://{settings.host}:{settings.port}"
+        os.environ["OWNFACE_PUBLIC_ORIGIN"] = origin
+        settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    first_site(settings)
     try:
         if args.no_setup:
             assets.read_manifest(settings)

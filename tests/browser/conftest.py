@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from server import assets
+from server import assets, db, defaults
 from server.app import create_app
 from server.settings import ROOT, Settings
 from server.static import StaticFiles
@@ -69,10 +69,27 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def app_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def server_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def demo_port() -> int:
+    """The port of the example business page (another origin than the app)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def app_settings(tmp_path_factory: pytest.TempPathFactory, server_port: int,
+                 demo_port: int) -> Settings:
     data = tmp_path_factory.mktemp("ownface-data")
-    settings = Settings(data_dir=data, port=0)
+    origin = f"http://127.0.0.1:{server_port}"
+    settings = Settings(data_dir=data, port=server_port, public_origin=origin)
     assets.setup(settings, with_test=True, quiet=True)
+    engine = db.make_engine(settings.database)
+    db.migrate(engine)
+    defaults.ensure_demo_site(engine, [origin, f"http://localhost:{demo_port}"])
+    engine.dispose()
     return settings
 
 
@@ -117,7 +134,7 @@ def live_server(app_settings: Settings) -> Iterator[LiveServer]:
     pages = Mount("/_test", app=StaticFiles(TEST_PAGES, immutable=False,
                                              render=app.state.page_values))
     app.router.routes[0:0] = [*test_routes(), pages]
-    with LiveServer(app, free_port()) as server:
+    with LiveServer(app, app_settings.port) as server:
         yield server
 
 

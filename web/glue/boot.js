@@ -14,7 +14,7 @@ const abs = (url) => new URL(url, location.href).href;
 const status = (stage, detail = "") =>
   document.dispatchEvent(new CustomEvent("ownface:loading", { detail: { stage, detail } }));
 
-window.ownfaceGlue = { camera, manifest };
+window.ownfaceGlue = Object.assign(window.ownfaceGlue || {}, { camera, manifest });
 
 status("runtime");
 const { PyWorker } = await import(manifest.pyscript);

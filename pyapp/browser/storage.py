@@ -1,0 +1,45 @@
+"""The device's own storage of protected templates (device-bound mode).
+
+The helper-data blob (never an image, an embedding or its bits) is kept in the browser's
+``localStorage`` of the OwnFace origin, under one key per site and user. Withdrawing
+consent deletes it here as well as on the server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyapp import protocol
+from pyapp.browser import dom
+from pyapp.errors import ProtocolError
+
+PREFIX = "ownface/1/template"
+
+
+def _key(site: str, user: str) -> str:
+    return f"{PREFIX}/{protocol.check_id(site, 'site')}/{protocol.check_id(user, 'user')}"
+
+
+class TemplateStore:
+    def __init__(self, storage: Any = None) -> None:
+        self._storage = storage if storage is not None else dom.window.localStorage
+
+    def load(self, site: str, user: str) -> bytes | None:
+        text = self._storage.getItem(_key(site, user))
+        if text is None:
+            return None
+        try:
+            return protocol.b64decode(str(text), "template", max_size=protocol.MAX_HELPER_BYTES)
+        except ProtocolError:
+            self.erase(site, user)  # damaged: useless, and must not linger
+            return None
+
+    def save(self, site: str, user: str, template: bytes) -> None:
+        self._storage.setItem(_key(site, user), protocol.b64encode(template))
+
+    def erase(self, site: str, user: str) -> bool:
+        """Delete the template; True if there was one."""
+        key = _key(site, user)
+        had = self._storage.getItem(key) is not None
+        self._storage.removeItem(key)
+        return had

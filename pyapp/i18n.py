@@ -1,0 +1,199 @@
+"""Message catalogues: every string the person sees, in English and Simplified Chinese.
+
+The server renders the first screen from these catalogues and the Python app in the browser
+uses the same ones for live hints and results, so a string exists once per language. A
+site's notice text is not here: it is the site's own, stored with its version on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pyapp.errors import Reason
+
+LANGUAGES = ("en", "zh")
+DEFAULT = "en"
+
+EN: dict[str, str] = {
+    "language_name": "English",
+    "title": "Verify it's you",
+    "intro": "{site} asks you to confirm it is you. Choose one of the two ways below: both "
+             "work equally well.",
+    "notice_heading": "About facial recognition on this site",
+    "choose_heading": "How would you like to verify?",
+    "use_face": "Use my face",
+    "use_face_note": "Your face is processed only on this device. No photo is sent or kept.",
+    "use_password": "Use a password instead",
+    "use_password_note": "No camera needed. Choosing this has no downside.",
+    "consent_heading": "Your consent",
+    "consent_label": "I agree that this site uses facial recognition on this device to verify "
+                     "me, as described in the notice above. I can withdraw this consent at any "
+                     "time.",
+    "consent_needed": "Please tick the box to agree, or use a password instead.",
+    "consent_recorded": "You agreed on {date}. You can withdraw at any time.",
+    "start_camera": "Agree and start the camera",
+    "start_verify": "Start the camera",
+    "back": "Back",
+    "loading": "Getting face verification ready: {what}",
+    "loading_runtime": "the Python runtime",
+    "loading_models": "face models ({done} of {total})",
+    "loading_ready": "Face verification is ready.",
+    "loading_failed": "Face verification could not be loaded on this device. Please use a "
+                      "password instead.",
+    "camera_starting": "Starting the camera…",
+    "camera_denied": "The camera could not be started ({why}). You can use a password "
+                     "instead.",
+    "camera_label": "Camera preview (mirrored). Only this device sees it.",
+    "hold_still": "Hold still… {done} of {total}",
+    "checking": "Checking…",
+    "hint_ok": "Good. Hold still.",
+    "hint_no_face": "Look at the camera.",
+    "hint_many_faces": "Only one face, please.",
+    "hint_too_small": "Move closer.",
+    "hint_cut_off": "Move your face to the middle.",
+    "hint_turned": "Look straight at the camera.",
+    "hint_too_dark": "More light, please.",
+    "hint_too_bright": "Less light, please.",
+    "hint_blurred": "Hold still.",
+    "enrolled": "Done. Your face is set up for {site} on this device.",
+    "verified": "Verified. It's you.",
+    "not_matched": "That did not match. You can try again, or use a password.",
+    "locked": "Face verification is paused for this account after several tries. Please use "
+              "your password; your face will work again later.",
+    "capture_failed": "We could not see your face clearly enough. {hint}",
+    "error": "Something went wrong: {what}. Please try again or use a password.",
+    "try_again": "Try again",
+    "camera_off": "The camera is off.",
+    "password_heading": "Verify with your password",
+    "password_label": "Password",
+    "password_submit": "Verify",
+    "password_create_link": "No password yet? Create one",
+    "password_new_heading": "Create a password",
+    "password_new_label": "New password (at least 8 characters)",
+    "password_create_submit": "Save password",
+    "password_saved": "Your password is saved.",
+    "password_failed": "That did not work. Please check your password and try again.",
+    "password_weak": "Please choose a stronger password: {why}",
+    "password_too_many": "Too many tries. Please wait a little and try again.",
+    "withdraw_link": "Withdraw consent and erase my face data",
+    "withdraw_heading": "Withdraw consent",
+    "withdraw_explain": "This erases your face template on the server and on this device at "
+                        "once, and records that you withdrew. You can still use a password.",
+    "withdraw_need_session": "To protect you, please verify first (face or password); then "
+                             "you can withdraw here.",
+    "withdraw_confirm": "Withdraw and erase",
+    "withdraw_done": "Consent withdrawn. Erased: {what}.",
+    "erased_template": "face template on the server",
+    "erased_device": "helper data on this device",
+    "erased_nothing_local": "nothing was stored on this device",
+    "sent_heading": "What left this device",
+    "sent_note": "Every request this page made, and what each one carried. None contains a "
+                 "picture of you or a description of your face.",
+    "sent_empty": "Nothing has been sent yet.",
+    "switch_language": "中文",
+    "unknown_site": "This verification page is not set up for that site.",
+    "bad_link": "This link is not valid: {what}.",
+}
+
+ZH: dict[str, str] = {
+    "language_name": "中文",
+    "title": "验证您的身份",
+    "intro": "{site} 需要确认是您本人。请选择下面两种方式之一：两种方式同样有效。",
+    "notice_heading": "关于本网站使用人脸识别",
+    "choose_heading": "您想用哪种方式验证？",
+    "use_face": "使用人脸识别",
+    "use_face_note": "您的面部信息只在本设备上处理，不会发送或保存任何照片。",
+    "use_password": "改用密码",
+    "use_password_note": "无需摄像头。选择密码不会对您有任何不利影响。",
+    "consent_heading": "您的同意",
+    "consent_label": "我同意本网站按照上面的告知，在本设备上使用人脸识别来验证我的身份。"
+                     "我可以随时撤回此同意。",
+    "consent_needed": "请勾选同意，或改用密码。",
+    "consent_recorded": "您已于 {date} 同意。您可以随时撤回。",
+    "start_camera": "同意并打开摄像头",
+    "start_verify": "打开摄像头",
+    "back": "返回",
+    "loading": "正在准备人脸验证：{what}",
+    "loading_runtime": "Python 运行环境",
+    "loading_models": "人脸模型（{done}/{total}）",
+    "loading_ready": "人脸验证已准备就绪。",
+    "loading_failed": "本设备无法加载人脸验证。请改用密码。",
+    "camera_starting": "正在打开摄像头…",
+    "camera_denied": "无法打开摄像头（{why}）。您可以改用密码。",
+    "camera_label": "摄像头预览（镜像）。只有本设备能看到。",
+    "hold_still": "请保持不动…（{done}/{total}）",
+    "checking": "正在核对…",
+    "hint_ok": "很好，请保持不动。",
+    "hint_no_face": "请看向摄像头。",
+    "hint_many_faces": "请只保留一张人脸。",
+    "hint_too_small": "请靠近一些。",
+    "hint_cut_off": "请把脸移到画面中间。",
+    "hint_turned": "请正视摄像头。",
+    "hint_too_dark": "光线太暗，请增加光线。",
+    "hint_too_bright": "光线太亮，请避开强光。",
+    "hint_blurred": "请保持不动。",
+    "enrolled": "完成。已在本设备上为 {site} 设置人脸验证。",
+    "verified": "验证成功，确认是您本人。",
+    "not_matched": "未能匹配。您可以再试一次，或改用密码。",
+    "locked": "多次尝试后，此账户的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
+    "capture_failed": "未能清楚地看到您的面部。{hint}",
+    "error": "出现问题：{what}。请重试或改用密码。",
+    "try_again": "再试一次",
+    "camera_off": "摄像头已关闭。",
+    "password_heading": "使用密码验证",
+    "password_label": "密码",
+    "password_submit": "验证",
+    "password_create_link": "还没有密码？创建一个",
+    "password_new_heading": "创建密码",
+    "password_new_label": "新密码（至少 8 个字符）",
+    "password_create_submit": "保存密码",
+    "password_saved": "您的密码已保存。",
+    "password_failed": "验证未通过。请检查密码后重试。",
+    "password_weak": "请设置更安全的密码：{why}",
+    "password_too_many": "尝试次数过多。请稍等片刻再试。",
+    "withdraw_link": "撤回同意并删除我的人脸数据",
+    "withdraw_heading": "撤回同意",
+    "withdraw_explain": "这将立即删除服务器上和本设备上的人脸模板，并记录您的撤回。"
+                        "您仍然可以使用密码。",
+    "withdraw_need_session": "为了保护您，请先完成验证（人脸或密码），然后即可在此撤回。",
+    "withdraw_confirm": "撤回并删除",
+    "withdraw_done": "已撤回同意。已删除：{what}。",
+    "erased_template": "服务器上的人脸模板",
+    "erased_device": "本设备上的辅助数据",
+    "erased_nothing_local": "本设备上没有保存任何数据",
+    "sent_heading": "离开本设备的数据",
+    "sent_note": "本页面发出的每一个请求及其内容。其中没有您的照片，也没有您面部特征的描述。",
+    "sent_empty": "尚未发送任何数据。",
+    "switch_language": "English",
+    "unknown_site": "此验证页面尚未为该网站设置。",
+    "bad_link": "此链接无效：{what}。",
+}
+
+CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}
+
+
+def choose(accept_language: str | None, wanted: str | None = None) -> str:
+    """The language to use: an explicit choice, else the browser's preference, else English."""
+    if wanted in CATALOGUES:
+        return wanted
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag[:2] in CATALOGUES:
+            return tag[:2]
+    return DEFAULT
+
+
+def text(language: str, key: str, **values: object) -> str:
+    catalogue = CATALOGUES.get(language, EN)
+    return catalogue.get(key, EN[key]).format(**values)
+
+
+def hint(language: str, reason: Reason) -> str:
+    return text(language, f"hint_{reason.value}")
+
+
+def missing(languages: Iterable[str] = LANGUAGES) -> dict[str, list[str]]:
+    """Keys some catalogue lacks (a test keeps this empty)."""
+    keys = set().union(*(CATALOGUES[lang] for lang in languages))
+    return {lang: sorted(keys - CATALOGUES[lang].keys()) for lang in languages
+            if keys - CATALOGUES[lang].keys()}

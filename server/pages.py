@@ -1,0 +1,177 @@
+"""The verification app's pages, rendered on the server so that they work at once.
+
+``/app/?site=<site>&user=<user>`` shows the site's notice and the two equal choices (face or
+password) immediately, in the person's language, with no JavaScript needed for the notice
+or the password path: the password forms post here and are answered with a page. The face
+path is Python in the browser (``pyapp.browser.app``), which takes over the same page once
+it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from pyapp import i18n, protocol
+from pyapp.errors import ProtocolError, Refused
+
+ACTIONS = ("auto", "enrol", "verify")
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the pages need from the server's core (injected by the app factory)."""
+
+    notice: Callable[[str, str | None], protocol.Notice]  # raises Refused
+    origins: Callable[[str], list[str]]  # a site's allowed (embedding) origins
+    password_verify: Callable[[protocol.PasswordVerify, str, str], protocol.Verified | None]
+    password_set: Callable[[protocol.PasswordSet, str, str], protocol.PasswordSaved]
+
+
+@dataclass(frozen=True)
+class Context:
+    site: str
+    user: str
+    lang: str
+    action: str
+    embed: str | None  # the embedding page's origin, when shown in the widget
+
+
+class AppPages:
+    def __init__(self, web_dir: Path, services: Services,
+                 page_values: Callable[[], dict[str, Any]]) -> None:
+        self.services = services
+        self.page_values = page_values
+        self.env = Environment(loader=FileSystemLoader(web_dir / "templates"),
+                               autoescape=select_autoescape(["html"]), trim_blocks=True,
+                               lstrip_blocks=True)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
+                Route("/app/password", self.password, methods=["POST"])]
+
+    async def redirect(self, request: Request) -> Response:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/app/{query}", status_code=307)
+
+    # --- reading the request ------------------------------------------------------------------
+    def context(self, values: Any, accept_language: str | None) -> Context:
+        lang = i18n.choose(accept_language, values.get("lang"))
+        site = protocol.check_id(values.get("site"), "site")
+        user = protocol.check_id(values.get("user"), "user")
+        action = values.get("action") or "auto"
+        if action not in ACTIONS:
+            raise ProtocolError("action", f"must be one of {', '.join(ACTIONS)}")
+        embed = values.get("embed") or None
+        if embed is not None:
+            protocol.check_origin(embed, "embed")
+            if embed not in self.services.origins(site):
+                raise ProtocolError("embed", "this page may not be embedded there")
+        return Context(site, user, lang, action, embed)
+
+    # --- pages ---------------------------------------------------------------------------------
+    async def page(self, request: Request) -> Response:
+        try:
+            ctx = self.context(request.query_params, request.headers.get("accept-language"))
+        except ProtocolError as exc:
+            return self.problem(request, "bad_link", str(exc), 400)
+        return await self.render(request, ctx, screen="choice")
+
+    async def password(self, request: Request) -> Response:
+        form = await request.form()
+        try:
+            ctx = self.context(form, request.headers.get("accept-language"))
+            kind = form.get("kind")
+            if kind not in {"verify", "set"}:
+                raise ProtocolError("kind", "must be verify or set")
+        except ProtocolError as exc:
+            return self.problem(request, "bad_link", str(exc), 400)
+        password = str(form.get("password") or "")
+        address = request.client.host if request.client else "unknown"
+        origin = request.headers.get("origin") or ""
+        sent = {"method": "POST", "path": "/app/password",
+                "fields": ["site", "user", "password (hidden)"]}
+        outcome: dict[str, Any] = {}
+        try:
+            if kind == "verify":
+                req = protocol.PasswordVerify.parse(
+                    {"v": protocol.VERSION, "site": ctx.site, "user": ctx.user,
+                     "password": password})
+                verified = await run_in_threadpool(self.services.password_verify, req,
+                                                   address, origin)
+                outcome = {"ok": verified is not None, "kind": "verify"}
+                if verified is not None:
+                    outcome["emit"] = {"type": "verified", "method": verified.method,
+                                       "assertion": verified.assertion}
+                    outcome["session"] = protocol.b64encode(verified.session)
+            else:
+                saved = protocol.PasswordSet.parse(
+                    {"v": protocol.VERSION, "site": ctx.site, "user": ctx.user,
+                     "password": password})
+                await run_in_threadpool(self.services.password_set, saved, address, origin)
+                outcome = {"ok": True, "kind": "set"}
+        except ProtocolError as exc:
+            outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc)}
+        except Refused as exc:
+            problem = {"weak_password": "weak", "rate_limited": "too_many"}.get(exc.code,
+                                                                             "failed")
+            outcome = {"ok": False, "kind": kind, "problem": problem, "why": str(exc)}
+        return await self.render(request, ctx, screen="result", outcome=outcome, sent=[sent])
+
+    async def render(self, request: Request, ctx: Context, *, screen: str,
+                     outcome: dict[str, Any] | None = None,
+                     sent: list[dict[str, Any]] | None = None) -> Response:
+        try:
+            notice = await run_in_threadpool(self.services.notice, ctx.site, ctx.lang)
+        except Refused as exc:
+            if exc.code == "no_notice":  # no text in this language: the site's first one
+                notice = await run_in_threadpool(self.services.notice, ctx.site, None)
+            else:
+                return self.problem(request, "unknown_site", "", 404)
+        other = "zh" if ctx.lang == "en" else "en"
+        query = dict(request.query_params) if request.method == "GET" else {
+            "site": ctx.site, "user": ctx.user, "action": ctx.action,
+            **({"embed": ctx.embed} if ctx.embed else {})}
+        switch = "?" + "&".join(f"{k}={v}" for k, v in {**query, "lang": other}.items())
+
+        def t(key: str, **values: object) -> str:
+            return i18n.text(ctx.lang, key, **values)
+
+        html = self.env.get_template("app.html").render(
+            t=t, ctx=ctx, notice=notice, screen=screen, outcome=outcome or {},
+            sent=sent or [], switch=switch, assets=self.page_values(),
+            app_data=json.dumps({"site": ctx.site, "user": ctx.user, "lang": ctx.lang,
+                                 "action": ctx.action, "embed": ctx.embed,
+                                 "notice_version": notice.version,
+                                 "notice_sha256": notice.sha256,
+                                 "notice_language": notice.language,
+                                 "mode": notice.storage_mode}),
+            other_language=i18n.text(other, "language_name"))
+        return HTMLResponse(html, headers=self.frame_headers(ctx))
+
+    def frame_headers(self, ctx: Context) -> dict[str, str]:
+        """The widget may be framed only by the site's own origins (not by anyone else)."""
+        headers = {"Cache-Control": "no-store"}
+        if ctx.embed:
+            from server.headers import CSP
+            ancestors = " ".join(self.services.origins(ctx.site))
+            headers["Content-Security-Policy"] = CSP.replace(
+                "frame-ancestors 'self'", f"frame-ancestors 'self' {ancestors}")
+            headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        return headers
+
+    def problem(self, request: Request, key: str, what: str, status: int) -> Response:
+        lang = i18n.choose(request.headers.get("accept-language"),
+                           request.query_params.get("lang"))
+        html = self.env.get_template("problem.html").render(
+            lang=lang, title=i18n.text(lang, "title"), message=i18n.text(lang, key, what=what))
+        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,45 @@
+// Glue the browser demands for the app page, none of it needed for the notice or the
+// password path (those work without any script):
+//  * focus moves to the screen the URL fragment shows (keyboard and screen-reader users);
+//  * inside the widget, events go to the embedding page with postMessage, addressed to the
+//    one origin the server checked (never "*"), and the frame reports its height.
+const context = JSON.parse(document.getElementById("ownface-context").textContent);
+const app = document.getElementById("ownface-app");
+const parentOrigin = context.embed;
+
+function emit(type, detail = {}) {
+  const plain = detail && typeof detail.toJs === "function" ? detail.toJs() : detail;
+  if (parentOrigin && window.parent !== window) {
+    window.parent.postMessage({ source: "ownface", type, detail: { ...plain } }, parentOrigin);
+  }
+  app.dispatchEvent(new CustomEvent(`ownface:${type}`, { detail: plain, bubbles: true }));
+}
+
+window.ownfaceGlue = Object.assign(window.ownfaceGlue || {}, { emit });
+
+function focusScreen() {
+  const target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
+  if (target && target.classList.contains("screen")) {
+    target.focus();
+    if (location.hash === "#password") emit("declined");
+  }
+}
+window.addEventListener("hashchange", focusScreen);
+
+if (app.dataset.emit) {  // the server answered a password form with a result to pass on
+  const { type, ...detail } = JSON.parse(app.dataset.emit);
+  emit(type, detail);
+}
+
+document.addEventListener("ownface:loading", (event) => {
+  if (event.detail.stage === "ready") {
+    document.getElementById("loading-bar").value = 40;
+  }
+});
+
+if (parentOrigin && window.parent !== window) {
+  new ResizeObserver(() => {
+    window.parent.postMessage({ source: "ownface", type: "resize",
+      detail: { height: document.documentElement.scrollHeight } }, parentOrigin);
+  }).observe(document.body);
+}
