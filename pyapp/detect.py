@@ -1,22 +1,21 @@
 """Face detection: MTCNN (P-Net, R-Net, O-Net) decoded in numpy, with non-maximum suppression.
 
 Follows Zhang et al. 2016 / ipazc's MTCNN (thresholds 0.6/0.7/0.7, pyramid factor 0.709,
-the same box regression, squaring and 1-based crop convention), with two speed changes for
-the browser: the pyramid is built from a half-resolution copy of the frame and starts at a
-minimum face size of ``min_face`` frame pixels, and R-Net crops come from that half-resolution
-copy. R-Net crops come from a quarter-resolution copy; O-Net, which gives the landmarks,
-reads the half-resolution copy with 2x2 supersampling (the full frame for small faces).
+the same box regression, squaring and 1-based crop convention), with speed changes for the
+browser: the P-Net pyramid starts at a minimum face size of ``min_face`` frame pixels and is
+resampled from a half-resolution copy; R-Net and O-Net crops read the coarsest 2x2-mean level
+of the frame on which the box is still at least as wide as the crop. O-Net's landmarks of the
+kept faces are averaged with those of the mirrored crop (one more small O-Net run).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from pyapp.frame import FloatImage, downscale2, resize, sample, supersampling
+from pyapp.frame import FloatImage, downscale2, resize, sample
 from pyapp.ports import Inference
 
 MEAN, SCALE = np.float32(127.5), np.float32(0.0078125)
@@ -50,7 +49,6 @@ class DetectorConfig:
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     max_candidates: int = 64  # boxes passed from P-Net to R-Net
     mirror_landmarks: bool = True  # average O-Net's landmarks over the crop and its mirror
-    onet_full_res: bool = False  # O-Net crops from the full frame (else half resolution)
 
 
 @dataclass(frozen=True)
@@ -116,28 +114,43 @@ def pnet_boxes(prob: np.ndarray, reg: np.ndarray, scale: float, threshold: float
     return np.stack([x1, y1, x2, y2], axis=1), score, reg[rows, cols]
 
 
-def crops(img: FloatImage, boxes: np.ndarray, size: int, shrink: float = 1.0,
-          max_k: int = 4) -> np.ndarray:
+def crops(levels: list[FloatImage], boxes: np.ndarray, size: int, mirror: bool = False
+          ) -> np.ndarray:
     """Normalised [N, W, H, 3] network input: each (integer) box resampled to size x size.
 
     A box covers pixels x1-1 .. x2-1 (MTCNN's 1-based convention); outside the image is 0
-    before normalisation, as in MTCNN. ``img`` may be the frame shrunk by ``shrink``.
+    before normalisation, as in MTCNN. ``levels`` = [frame, frame/2, frame/4, ...] (2x2
+    means); each crop reads the coarsest level on which its box is still at least ``size``
+    wide, bilinear, so no crop shrinks by 2 or more (no aliasing, few samples).
     """
     n = boxes.shape[0]
-    w = (boxes[:, 2] - boxes[:, 0] + 1) / shrink
-    h = (boxes[:, 3] - boxes[:, 1] + 1) / shrink
-    k = supersampling(float(max(w.max(), h.max())) / size, max_k) if n else 1
-    t = (np.arange(size * k, dtype=np.float64) + 0.5) / (size * k)
-    x0 = (boxes[:, 0] - 1) / shrink - 0.5 + 0.5 / shrink
-    y0 = (boxes[:, 1] - 1) / shrink - 0.5 + 0.5 / shrink
-    xs = x0[:, None, None] + w[:, None, None] * t[None, None, :]
-    ys = y0[:, None, None] + h[:, None, None] * t[None, :, None]
-    xs, ys = np.broadcast_arrays(xs, ys)
-    patch = sample(img, xs, ys)
-    if k > 1:
-        patch = patch.reshape(n, size, k, size, k, 3).mean(axis=(2, 4))
-    patch = (patch - MEAN) * SCALE
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) + 1
+    level = np.clip(np.floor(np.log2(np.maximum(side / size, 1.0))), 0, len(levels) - 1)
+    out = np.empty((n, size, size, 3), np.float32)
+    t = (np.arange(size, dtype=np.float64) + 0.5) / size
+    for lv in np.unique(level).astype(int):
+        idx = np.nonzero(level == lv)[0]
+        shrink = float(2 ** lv)
+        b = boxes[idx]
+        w = (b[:, 2] - b[:, 0] + 1) / shrink
+        h = (b[:, 3] - b[:, 1] + 1) / shrink
+        x0 = (b[:, 0] - 1) / shrink - 0.5 + 0.5 / shrink
+        y0 = (b[:, 1] - 1) / shrink - 0.5 + 0.5 / shrink
+        tx = t[::-1] if mirror else t
+        xs = x0[:, None, None] + w[:, None, None] * tx[None, None, :]
+        ys = y0[:, None, None] + h[:, None, None] * t[None, :, None]
+        xs, ys = np.broadcast_arrays(xs, ys)
+        out[idx] = sample(levels[lv], xs, ys)
+    patch = (out - MEAN) * SCALE
     return np.ascontiguousarray(patch.transpose(0, 2, 1, 3), dtype=np.float32)
+
+
+def pyramid(img: FloatImage, depth: int = 3) -> list[FloatImage]:
+    """[img, img/2, img/4, ...] by 2x2 means."""
+    levels = [img]
+    for _ in range(depth - 1):
+        levels.append(downscale2(levels[-1]))
+    return levels
 
 
 def pyramid_scales(height: int, width: int, config: DetectorConfig) -> list[float]:
@@ -150,20 +163,39 @@ def pyramid_scales(height: int, width: int, config: DetectorConfig) -> list[floa
     return scales
 
 
-async def detect(img: FloatImage, detector: Detector) -> list[Face]:
-    """All faces in an (H, W, 3) RGB float image, best first."""
+def _onet_decode(out: dict[str, np.ndarray], boxes: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """O-Net outputs -> (score, box regression, landmarks in frame pixels [N, 5, 2])."""
+    score = out["softmax_2"][:, 1].astype(np.float64)
+    reg = out["dense_5"].astype(np.float64)
+    pts = out["dense_6"].astype(np.float64)
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    xs = w[:, None] * pts[:, 0:5] + boxes[:, 0:1] - 1
+    ys = h[:, None] * pts[:, 5:10] + boxes[:, 1:2] - 1
+    return score, reg, np.stack([xs, ys], axis=2)
+
+
+async def detect(img: FloatImage, detector: Detector,
+                 levels: list[FloatImage] | None = None) -> list[Face]:
+    """All faces in an (H, W, 3) RGB float image, best first.
+
+    ``levels`` may pass in ``pyramid(img)`` when the caller already has it.
+    """
     cfg = detector.config
     height, width = img.shape[0], img.shape[1]
-    half = downscale2(img)
+    levels = levels or pyramid(img)
     thr = cfg.thresholds
 
     # stage 1: P-Net over the pyramid; each level is resampled from the previous one
     all_boxes, all_scores, all_reg = [], [], []
-    quarter = downscale2(half)
-    source = half
+    source = levels[1]
     for s in pyramid_scales(height, width, cfg):
         lh, lw = math.ceil(height * s), math.ceil(width * s)
-        source = resize(source, lh, lw)
+        if source is levels[1] and len(levels) > 2 and levels[2].shape[:2] == (lh, lw):
+            source = levels[2]  # the first level is usually the quarter image itself
+        else:
+            source = resize(source, lh, lw)
         level = (source - MEAN) * SCALE
         out = await detector.pnet.run({"input_1": level.transpose(1, 0, 2)[None]})
         prob = out["softmax"][0, :, :, 1].T
@@ -180,8 +212,8 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     keep = nms(boxes, scores, 0.7)[: cfg.max_candidates]
     boxes = np.fix(square(regress(boxes[keep], regs[keep], plus_one=False)))
 
-    # stage 2: R-Net refines and filters (crops from the quarter-resolution image)
-    out = await detector.rnet.run({"input_2": crops(quarter, boxes, 24, 4.0, 1)})
+    # stage 2: R-Net refines and filters
+    out = await detector.rnet.run({"input_2": crops(levels, boxes, 24)})
     score = out["softmax_1"][:, 1]
     ok = score > thr[1]
     boxes, score, reg = boxes[ok], score[ok], out["dense_2"][ok]
@@ -191,33 +223,24 @@ async def detect(img: FloatImage, detector: Detector) -> list[Face]:
     boxes = np.fix(square(regress(boxes[keep], reg[keep])))
 
     # stage 3: O-Net gives the final boxes and the landmarks
-    big = float((boxes[:, 2] - boxes[:, 0]).max()) >= 2 * 48 and not cfg.onet_full_res
-    source, shrink = (half, 2.0) if big else (img, 1.0)
-    patches = crops(source, boxes, 48, shrink, 2 if big else 4)
-    n = boxes.shape[0]
-    if cfg.mirror_landmarks:
-        patches = np.concatenate([patches, patches[:, ::-1]])
-    res: dict[str, Any] = {k: v.astype(np.float64) for k, v in
-                           (await detector.onet.run({"input_3": patches})).items()}
-    if cfg.mirror_landmarks:
-        pts, mpts = res["dense_6"][:n], res["dense_6"][n:]
-        mirrored = np.concatenate([1.0 - mpts[:, [1, 0, 2, 4, 3]], mpts[:, [6, 5, 7, 9, 8]]], 1)
-        mreg = res["dense_5"][n:]
-        res = {"dense_6": (pts + mirrored) / 2,
-               "dense_5": (res["dense_5"][:n] + np.stack(
-                   [-mreg[:, 2], mreg[:, 1], -mreg[:, 0], mreg[:, 3]], axis=1)) / 2,
-               "softmax_2": (res["softmax_2"][:n] + res["softmax_2"][n:]) / 2}
-    score = res["softmax_2"][:, 1]
+    score, reg, marks = _onet_decode(
+        await detector.onet.run({"input_3": crops(levels, boxes, 48)}), boxes)
     ok = score > thr[2]
-    boxes, score = boxes[ok], score[ok]
-    reg, pts = res["dense_5"][ok], res["dense_6"][ok]
+    boxes, score, reg, marks = boxes[ok], score[ok], reg[ok], marks[ok]
     if boxes.shape[0] == 0:
         return []
-    w = boxes[:, 2] - boxes[:, 0] + 1
-    h = boxes[:, 3] - boxes[:, 1] + 1
-    xs = w[:, None] * pts[:, 0:5] + boxes[:, 0:1] - 1
-    ys = h[:, None] * pts[:, 5:10] + boxes[:, 1:2] - 1
-    boxes = regress(boxes, reg)
-    keep = nms(boxes, score, 0.7, "min")
-    return [Face(tuple(float(v) for v in boxes[i, :4]), float(score[i]),  # type: ignore[arg-type]
-                 np.stack([xs[i], ys[i]], axis=1)) for i in keep]
+    final = regress(boxes, reg)
+    keep = nms(final, score, 0.7, "min")
+    boxes, final, marks, score = boxes[keep], final[keep], marks[keep], score[keep]
+    if cfg.mirror_landmarks:  # O-Net once more on the kept faces' mirrored crops
+        _, _, mirrored = _onet_decode(
+            await detector.onet.run({"input_3": crops(levels, boxes, 48, mirror=True)}),
+            boxes)
+        # a mirrored crop maps x to its mirror image about the box centre (x1 - 1 + w / 2)
+        # and swaps the names left/right
+        w = boxes[:, 2] - boxes[:, 0] + 1
+        flipped = mirrored[:, [1, 0, 2, 4, 3]].copy()
+        flipped[:, :, 0] = (2 * boxes[:, 0:1] - 2 + w[:, None]) - flipped[:, :, 0]
+        marks = (marks + flipped) / 2
+    return [Face((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(sc), mk)
+            for b, sc, mk in zip(final, score, marks, strict=True)]

@@ -93,8 +93,18 @@ def sample(img: FloatImage, xs: np.ndarray, ys: np.ndarray) -> FloatImage:
     coordinates are clamped into it, so one flat gather per corner needs no masks.
     """
     h, w, c = img.shape
-    if h == 0 or w == 0:
+    if h == 0 or w == 0 or xs.size == 0:
         return np.zeros((*xs.shape, c), np.float32)
+    # only the part of the image the samples can touch is copied into the padded buffer
+    x_lo = int(np.clip(np.floor(xs.min()), 0, w - 1))
+    y_lo = int(np.clip(np.floor(ys.min()), 0, h - 1))
+    x_hi = int(np.clip(np.floor(xs.max()) + 2, x_lo + 1, w))
+    y_hi = int(np.clip(np.floor(ys.max()) + 2, y_lo + 1, h))
+    if (x_lo, y_lo, x_hi, y_hi) != (0, 0, w, h):
+        img = img[y_lo:y_hi, x_lo:x_hi]
+        xs = xs - x_lo
+        ys = ys - y_lo
+        h, w = img.shape[0], img.shape[1]
     padded = np.zeros((h + 3, w + 3, c), np.float32)
     padded[1:h + 1, 1:w + 1] = img
     flat = padded.reshape(-1, c)

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pyapp.align import chip_transform, crop_region, warp
-from pyapp.detect import Detector, Face, detect
+from pyapp.align import chip_transform, cut_chip
+from pyapp.detect import Detector, Face, detect, pyramid
 from pyapp.embed import Embedder, Embedding
 from pyapp.errors import QualityError, Reason
 from pyapp.frame import rgb, validate_frame
@@ -66,7 +66,8 @@ async def embed_frame(frame: object, models: FaceModels,
     img = rgb(checked)
     t1 = clock()
     timings["prepare"] = (t1 - t0) * 1e3
-    faces = await detect(img, models.detector)
+    levels = pyramid(img)
+    faces = await detect(img, models.detector, levels)
     t2 = clock()
     timings["detect"] = (t2 - t1) * 1e3
     if not faces:
@@ -85,8 +86,7 @@ async def embed_frame(frame: object, models: FaceModels,
         face = select_face(faces, height, width, config.quality, strict=False)
     size = models.embedder.chip_size
     m = chip_transform(face.landmarks, size, config.chip_padding)
-    region, m_region = crop_region(img, m, size)
-    chip = warp(region, m_region, size)
+    chip = cut_chip(levels, m, size)
     t3 = clock()
     timings["align"] = (t3 - t2) * 1e3
     stats = chip_stats(chip)

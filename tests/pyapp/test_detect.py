@@ -9,11 +9,13 @@ import onnxruntime  # noqa: F401  (CPython only: runs the real models)
 import pytest
 
 from pyapp.detect import (
+    Detector,
     DetectorConfig,
     crops,
     detect,
     nms,
     pnet_boxes,
+    pyramid,
     pyramid_scales,
     regress,
     square,
@@ -61,10 +63,10 @@ def test_pyramid_starts_at_the_minimum_face() -> None:
 
 def test_crops_layout_and_zero_padding() -> None:
     img = np.full((100, 100, 3), 127.5, np.float32)
-    out = crops(img, np.array([[-49.0, 1.0, 50.0, 100.0]]), 24)
+    out = crops([img], np.array([[-49.0, 1.0, 50.0, 100.0]]), 24)
     assert out.shape == (1, 24, 24, 3)  # [N, W, H, C]
     assert np.allclose(out[0, :10], -127.5 * 0.0078125)  # left half is outside: zeros
-    assert np.allclose(out[0, 14:, :-1], 0.0)  # the last row blends with the border
+    assert np.allclose(out[0, 14:, :-1], 0.0, atol=1e-5)  # the last row blends with the border
 
 
 def test_one_face_with_landmarks_in_place(models: Any, lfw_frame: Any) -> None:
@@ -99,3 +101,27 @@ def test_five_faces_are_five(models: Any, lfw_photo: Any) -> None:
         frame[top:top + 160, left:left + 160] = photo
     faces = run(detect(rgb(frame), models.detector))
     assert len(faces) == 5
+
+
+def test_crops_read_a_coarser_level_for_big_boxes() -> None:
+    rng = np.random.default_rng(2)
+    img = rng.uniform(0, 255, (400, 400, 3)).astype(np.float32)
+    levels = pyramid(img)
+    box = np.array([[101.0, 101.0, 300.0, 300.0]])  # 200 px -> 48: read from the quarter
+    got = crops(levels, box, 48)
+    assert got.shape == (1, 48, 48, 3)
+    # the same crop from a 2x2-mean image, computed by hand at the quarter level
+    q = levels[2]
+    assert np.allclose(got[0, 0, 0], (q[25, 25] - 127.5) * 0.0078125, atol=0.05)
+    mirrored = crops(levels, box, 48, mirror=True)
+    assert np.allclose(mirrored[0, ::-1], got[0], atol=1e-5)  # [N, W, H, C]: W reversed
+
+
+def test_mirrored_landmarks_agree(models: Any, lfw_frame: Any) -> None:
+    img = rgb(lfw_frame("Aaron_Sorkin", 1))
+    plain = run(detect(img, Detector(models.detector.pnet, models.detector.rnet,
+                                     models.detector.onet,
+                                     DetectorConfig(mirror_landmarks=False))))[0]
+    both = run(detect(img, models.detector))[0]
+    assert np.abs(plain.landmarks - both.landmarks).max() < 4.0  # pixels, face ~180 wide
+    assert not np.array_equal(plain.landmarks, both.landmarks)
