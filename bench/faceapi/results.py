@@ -1,0 +1,291 @@
+"""bench/RESULTS.md from the JSON the bench scripts wrote (bench/run_all.py calls render()).
+
+One section per script, each with the command that produced it and the load average around
+it. Sections read the JSON fields they know; when a script's JSON is missing or has changed
+shape, the section shows the table that script printed instead (kept by run_all in logs/).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+J = dict[str, Any]
+
+
+def _load(out: Path, name: str) -> J | None:
+    path = out / f"{name}.json"
+    try:
+        data: J = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2%}"
+
+
+def _ms(v: float | None, digits: int = 0) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return out + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def machine_section(run: J) -> list[str]:
+    m = run.get("machine", {})
+    rows = [["CPU", f"{m.get('cpu')} ({', '.join(m.get('simd', []))})"],
+            ["cores", str(m.get("cores"))], ["memory", f"{m.get('memory_gib')} GiB"],
+            ["OS", str(m.get("os"))], ["browser", str(m.get("chromium"))],
+            ["Python / Node", f"{m.get('python')} / {m.get('node')}"],
+            ["load average at the end (1/5/15 min)", str(m.get("load_average"))]]
+    return ["## Machine", "", *_table(["", ""], rows), "",
+            "The machine is shared with other jobs (2 cores): timings are noisy; each one is "
+            "shown with the 1-minute load average sampled around it. Read them as a range.", ""]
+
+
+def targets_section(out: Path, run: J) -> list[str]:
+    cb, ca = _load(out, "compare_browser"), _load(out, "compare_accuracy")
+    rows: list[list[str]] = []
+    if cb:
+        s = cb["summary"]
+        r = s["ratio_ownface_over_faceapi"]["median"]
+        rows.append(["per-frame latency OwnFace/face-api (median of pairs)", "<= 1.0",
+                     f"{r:.2f}", "yes" if r <= 1.0 else "no"])
+        cold = s["ownface"].get("cold", {}).get("bytes")
+        warm = s["ownface"].get("warm", {}).get("bytes")
+        if cold is not None:
+            rows.append(["OwnFace cold-visit bytes (compressed)", "<= 15 MB",
+                         f"{cold / 1e6:.2f} MB", "yes" if cold <= 15e6 else "no"])
+        if warm is not None:
+            rows.append(["OwnFace warm-visit bytes", "<= 100 KB", f"{warm / 1e3:.1f} KB",
+                         "yes" if warm <= 100e3 else "no"])
+    if ca:
+        own = ca["ownface"]["all_pairs"]["tar_at_far_0.001"]
+        fa = ca["faceapi"]["all_pairs"]["tar_at_far_0.001"]
+        rows.append(["TAR at FAR 1e-3, OwnFace unprotected vs face-api.js", ">= face-api",
+                     f"{own:.2%} vs {fa:.2%}", "yes" if own >= fa else "no"])
+        prot = ca.get("folds_3_5", {}).get("ownface_protected_here")
+        fa35 = ca.get("folds_3_5", {}).get("faceapi")
+        if prot and fa35:
+            p, f = prot["all_pairs"]["tar_at_far_0.001"], fa35["all_pairs"]["tar_at_far_0.001"]
+            rows.append(["TAR at FAR 1e-3, OwnFace protected vs face-api.js (folds 3-5)",
+                         ">= face-api", f"{p:.2%} vs {f:.2%}", "yes" if p >= f else "no"])
+    if run.get("seconds") is not None and not run.get("smoke"):
+        rows.append(["whole suite", "< 15 min", f"{run['seconds'] / 60:.1f} min",
+                     "yes" if run["seconds"] < 900 else "no"])
+    return ["## Issue 7 targets", "", *_table(["what", "target", "measured", "met"], rows), ""]
+
+
+def browser_section(d: J) -> list[str]:
+    s, rt = d["summary"], d["runtime"]
+    own, fa = rt.get("ownface", {}), rt.get("faceapi", {})
+    rows = []
+    for side, label in (("ownface", "OwnFace (Pyodide + onnxruntime-web, worker)"),
+                        ("faceapi", f"face-api.js {fa.get('faceapi')} (TF.js "
+                                    f"{fa.get('tfjs')} wasm, {fa.get('detector')})")):
+        x = s[side]
+        cold, warm = x.get("cold", {}), x.get("warm", {})
+        rows.append([label, _ms(x["per_frame_ms"]["median"], 1), _ms(x["per_frame_ms"]["p90"], 1),
+                     _ms(cold.get("ready_ms")), f"{cold.get('bytes', 0) / 1e6:.2f}",
+                     _ms(warm.get("ready_ms")), f"{warm.get('bytes', 0) / 1e3:.1f}",
+                     str(x["no_face_or_rejected"])])
+    r = s["ratio_ownface_over_faceapi"]
+    ld = s["load_during_frames"]
+    stages = s["ownface"].get("stages_median_ms", {})
+    loads = {k: s[k].get("cold", {}).get("load") for k in ("ownface", "faceapi")}
+    return [
+        "## Browser, side by side", "", f"Command: `python {d['command']}` ({d['date']}, "
+        f"{d['seconds']:.0f} s). {d['frames']} LFW frames x {d['repeats']} repeats, A/B "
+        f"alternating (ABBA), {s['pairs_both_found_face']} of {s['pairs']} pairs with a face "
+        f"found by both; load average during the frames {ld['min']}-{ld['max']} (median "
+        f"{ld['median']}), during the cold visits {loads}.", "",
+        *_table(["pipeline", "median ms", "p90 ms", "cold ready ms", "cold MB", "warm ready ms",
+                 "warm KB", "no face / rejected"], rows), "",
+        f"Per-frame ratio OwnFace/face-api.js: median **{r['median']:.2f}**, p90 {r['p90']:.2f}.",
+        f"OwnFace: onnxruntime-web {own.get('version')}, {own.get('threads')} thread(s), "
+        f"cross-origin isolated: {own.get('cross_origin_isolated')}. face-api.js: TF.js "
+        f"{fa.get('backend')}, {fa.get('threads')} thread(s), cross-origin isolated: "
+        f"{fa.get('cross_origin_isolated')}. OwnFace stages (median ms): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()) + ".",
+        "Ready = all models loaded (OwnFace: /check/ page's models milestone; face-api: its "
+        "three nets loaded), in ms since navigation start; bytes = what the server sent "
+        "(compressed bodies + headers), cold = new empty profile, warm = same profile again.",
+        ""]
+
+
+def accuracy_section(d: J) -> list[str]:
+    def row(label: str, x: J, failed: Any = "") -> list[str]:
+        a = x["all_pairs"]
+        acc = x.get("pairs", {}).get("accuracy")
+        return [label, str(failed), _pct(acc), _pct(a["tar_at_far_0.01"]),
+                _pct(a["tar_at_far_0.001"]), _pct(a["tar_at_far_0.0001"]),
+                f"{a['genuine_pairs']} / {a['impostor_pairs']}"]
+
+    fa, own, f35 = d["faceapi"], d["ownface"], d["folds_3_5"]
+    rows = [row("face-api.js (euclidean; acc 5-fold)", fa, fa["detection_failures"]),
+            row("OwnFace unprotected (cosine)", own, own["detection_failures"]),
+            row("face-api.js, folds 3-5 people", f35["faceapi"]),
+            row("OwnFace unprotected, folds 3-5 people", f35["ownface_cosine"])]
+    lines = ["## Accuracy, side by side (LFW dev set)", "",
+             f"Command: `python {d['command']}` ({d['date']}). {d['images']} photos of "
+             f"{d['people']} people, each made into a 640x480 frame; pairs accuracy on "
+             "pairs.txt (5 folds, threshold from the other folds); TAR over all same-person "
+             "pairs against all different-person pairs.", ""]
+    prot = f35.get("ownface_protected_here")
+    if prot:
+        rows.append(row(f"OwnFace protected (code Hamming, t={prot['t']}), folds 3-5", prot))
+    lines += _table(["system", "failed", "pairs acc", "TAR@1e-2", "TAR@1e-3", "TAR@1e-4",
+                     "genuine / impostor pairs"], rows)
+    fx = fa["fixed_0.6"]
+    lines += ["", f"face-api.js at its own threshold (distance 0.6): pairs accuracy "
+              f"{fx['pairs_accuracy']:.2%}, TAR {fx['tar']:.2%} at FAR {fx['far']:.2e}."]
+    if prot:
+        lines.append(f"OwnFace protected at the shipped t={prot['t']}: pairs.txt folds 3-5 "
+                     f"accuracy {prot['pairs_folds_3_5']['accuracy_at_t']:.2%}, TAR "
+                     f"{prot['all_pairs']['at_t']['tar']:.2%} at FAR "
+                     f"{prot['all_pairs']['at_t']['far']:.2e}. Folds 3-5 only: the "
+                     "binarisation was fitted on the people of folds 1-2.")
+    pj = f35.get("protection_json")
+    if pj:
+        lines.append(f"bench/protection.py's own numbers ({pj['file']}): protected TAR "
+                     f"{_pct(pj.get('protected_tar@0.001'))} at FAR 1e-3, "
+                     f"{_pct(pj.get('protected_tar@0.0001'))} at 1e-4 (its cosine reference "
+                     f"{_pct(pj.get('cosine_tar@0.001'))} / {_pct(pj.get('cosine_tar@0.0001'))}).")
+    return [*lines, ""]
+
+
+def limits_section(d: J) -> list[str]:
+    p = d["peak"]
+    lines = ["## Limits: distance to onnxruntime-web's peak on this CPU", "",
+             f"Command: `python {d['command']}` ({d['date']}). Peak = best run of a large "
+             "MatMul / 3x3 Conv in onnxruntime-web in Chromium:"]
+    for t in ("1", "2"):
+        x = p[t]
+        lines.append(f"- {x['threads']} thread(s): MatMul 1024^3 "
+                     f"{x['matmul_1024']['gflops']:.1f} GFLOP/s (load "
+                     f"{x['matmul_1024']['load']}), Conv 3x3 64ch 112x112 "
+                     f"{x['conv3x3_64x112']['gflops']:.1f} GFLOP/s")
+    rows = [[s["label"], str(s["calls"]), f"{s['macs'] / 1e6:.1f}",
+             f"{s['ideal_ms_1_thread']:.2f}", f"{s['ideal_ms_2_threads']:.2f}",
+             f"{s['web_ms']:.2f}", f"{s['native_ms']:.2f}",
+             f"{s['ideal_ms_1_thread'] / s['web_ms']:.0%}"] for s in d["stages"].values()]
+    lines += ["", *_table(["stage (model alone)", "calls/frame", "MMAC", "ms at peak, 1 thr",
+                           "ms at peak, 2 thr", "ort-web ms (1 thr)", "native ms (1 thr)",
+                           "ort-web vs its peak"], rows)]
+    pl = d.get("pipeline")
+    if pl and pl.get("stages_ms"):
+        sm = pl["stages_ms"]
+        st = d["stages"]
+        det = sum(st[k]["web_ms"] for k in ("pnet", "rnet", "onet"))
+        lines += ["", f"Measured pipeline stages in the browser ({pl['file']}, {pl['date']}): "
+                  f"detect {sm['detect']:.1f} ms (its three models alone {det:.1f} ms), align "
+                  f"{sm['align']:.1f} ms (numpy only), embed {sm['embed']:.1f} ms (model alone "
+                  f"{st['embed']['web_ms']:.1f} ms). The rest of each stage is Python/numpy in "
+                  "Pyodide and the JS<->Python copies."]
+    return [*lines, ""]
+
+
+def startup_section(d: J) -> list[str]:
+    rows = [[k, _ms(v["python_ready_ms"]), _ms(v["models_ready_ms"]),
+             f"{v['bytes'] / 1e6:.3f} MB"] for k, v in d["median"].items()]
+    return ["## Startup (OwnFace /check/)", "", f"Date {d.get('date')}; medians of "
+            f"{len(d['runs']) // 2} runs.", "",
+            *_table(["visit", "Python ready ms", "models ready ms", "transferred"], rows), ""]
+
+
+def pipeline_section(d: J) -> list[str]:
+    rows = [["browser (Pyodide + ort-web)", _ms(d["browser_ms"]["median"], 1),
+             _ms(d["browser_ms"]["p90"], 1)],
+            ["CPython + onnxruntime", _ms(d["cpython_ms"]["median"], 1),
+             _ms(d["cpython_ms"]["p90"], 1)]]
+    lt = d.get("long_tasks_ms", [])
+    return ["## Pipeline speed (frame -> embedding)", "", f"Date {d.get('date')}; "
+            f"{d['frames']} frames x {d['repeats']}.", "",
+            *_table(["", "median ms", "p90 ms"], rows), "",
+            "Stages (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in
+                                                d.get("stages_ms", {}).items())
+            + f". Main-thread long tasks while working: {len(lt)}.", ""]
+
+
+def protection_section(d: J) -> list[str]:
+    rows = []
+    for key, label in (("single_image", "single image"), ("three_image", "three-image enrol")):
+        x = d[key]
+        rows.append([label, _pct(x["cosine_tar@0.001"]), _pct(x["protected_tar@0.001"]),
+                     _pct(x["cosine_tar@0.0001"]), _pct(x["protected_tar@0.0001"])])
+    return ["## Template protection (bench/protection.py)", "", f"{d.get('scheme')}; test "
+            f"{d.get('test_images')} images (folds 3-5), {d.get('genuine_pairs')} genuine / "
+            f"{d.get('impostor_pairs')} impostor pairs.", "",
+            *_table(["", "cosine TAR@1e-3", "protected TAR@1e-3", "cosine TAR@1e-4",
+                     "protected TAR@1e-4"], rows), ""]
+
+
+def crypto_section(d: J) -> list[str]:
+    rows = [[k, f"{v:.2f}"] for k, v in d.get("median_ms", {}).items()]
+    return ["## Client crypto (CPython)", "", *_table(["step", "median ms"], rows), ""]
+
+
+SECTIONS: list[tuple[str, str, Callable[[J], list[str]]]] = [
+    ("compare_browser", "Browser, side by side", browser_section),
+    ("compare_accuracy", "Accuracy, side by side", accuracy_section),
+    ("limits", "Limits", limits_section),
+    ("startup", "Startup", startup_section),
+    ("pipeline", "Pipeline speed", pipeline_section),
+    ("protection", "Template protection", protection_section),
+    ("server_load", "Server load", lambda d: []),
+    ("crypto_speed", "Client crypto", crypto_section),
+]
+
+
+def _fresh_protection(accuracy: J, protection: J | None) -> None:
+    """bench/protection.py runs after compare_accuracy: show its latest numbers."""
+    if protection is None or "folds_3_5" not in accuracy:
+        return
+    s = protection.get("single_image", {})
+    accuracy["folds_3_5"]["protection_json"] = {
+        "file": "bench/out/protection.json", "embeddings": protection.get("embeddings"),
+        **{k: s.get(k) for k in ("cosine_tar@0.001", "cosine_tar@0.0001",
+                                 "protected_tar@0.001", "protected_tar@0.0001")}}
+
+
+def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
+    steps = {s["name"]: s for s in run.get("steps", [])}
+    lines = ["# OwnFace benchmark results" + (" (smoke mode: few frames, not results)"
+                                              if smoke else ""), "",
+             f"Generated by `python bench/run_all.py{' --smoke' if smoke else ''}` on "
+             f"{run.get('date')}"
+             + (f" in {run['seconds'] / 60:.1f} min" if run.get("seconds") else "")
+             + ". Every number below comes from the JSON the named command wrote under "
+             "`bench/out/`.", "", *machine_section(run), *targets_section(out, run)]
+    for name, title, section in SECTIONS:
+        step = steps.get(name, {})
+        data = _load(out, name)
+        body: list[str] = []
+        if name == "compare_accuracy" and data is not None:
+            _fresh_protection(data, _load(out, "protection"))
+        if data is not None and step.get("status", "ok") == "ok":
+            try:
+                body = section(data)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                body = []
+        printed = logs / f"{name}.txt"
+        if not body and printed.is_file() and printed.read_text().strip():
+            body = [f"## {title}", "", "Its printed table:", "", "```",
+                    printed.read_text().rstrip(), "```", ""]
+        if not body:
+            body = [f"## {title}", "", f"Not measured in this run ({step.get('status', 'not run')}"
+                    f"{': ' + step['reason'] if step.get('reason') else ''}).", ""]
+        if step.get("command"):
+            body.insert(2, f"Run as `{step['command']}`: {step.get('status')}"
+                        + (f" in {step['seconds']} s" if step.get("seconds") else "")
+                        + (f", load {step['load_before']} -> {step.get('load_after')}"
+                           if step.get("load_after") is not None else "") + ".")
+            body.insert(3, "")
+        lines += body
+    return "\n".join(lines).rstrip() + "\n"

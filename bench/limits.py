@@ -1,0 +1,252 @@
+"""How far each stage of OwnFace's pipeline is from what this CPU could do in onnxruntime-web.
+
+Per stage (MTCNN P-Net over the pyramid, R-Net, O-Net; dlib ResNet embedder):
+
+* the input shapes a 640x480 frame really feeds it (the CPython pipeline run on LFW frames
+  with every model call recorded; the median frame per stage);
+* its multiply-accumulates (``onnx`` shape inference on the graphs in models/ with those
+  shapes; Conv + Gemm + MatMul);
+* the time those MACs would take at the *measured peak* of onnxruntime-web in Chromium on
+  this CPU (a 1024^3 MatMul and a 64-channel 3x3 Conv at 112x112, best run; 1 thread, as
+  OwnFace runs, and 2 threads, the whole machine);
+* the measured time of the model alone in onnxruntime-web (same shapes, 1 thread) and in
+  native onnxruntime (1 thread), and the measured pipeline stage (Python + numpy + model,
+  from bench/pipeline_speed.py's JSON, ``bench/out/pipeline.json``),
+
+so the distance to the limit is visible. The 1-minute load average is kept with each timing.
+
+    .venv/bin/python bench/limits.py [--frames 10] [--runs 15] [--smoke] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.faceapi import machine  # noqa: E402
+from bench.faceapi.macs import (  # noqa: E402
+    Recorder,
+    conv_model,
+    count_macs,
+    full_model,
+    matmul_model,
+)
+from pyapp import host  # noqa: E402
+from pyapp.detect import Detector, DetectorConfig  # noqa: E402
+from pyapp.embed import Embedder  # noqa: E402
+from pyapp.errors import QualityError  # noqa: E402
+from pyapp.pipeline import FaceModels, embed_frame  # noqa: E402
+
+LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+OUT = ROOT / "bench" / "out" / "limits.json"
+PIPELINE_JSON = ROOT / "bench" / "out" / "pipeline.json"
+STAGES = (("pnet", "mtcnn_pnet", "P-Net (pyramid)"), ("rnet", "mtcnn_rnet", "R-Net"),
+          ("onet", "mtcnn_onet", "O-Net"), ("embed", "dlib_resnet", "dlib ResNet"))
+
+
+def record_shapes(frames: list[np.ndarray]) -> tuple[dict[str, list[list[tuple[int, ...]]]],
+                                                      dict[str, Any]]:
+    """Per role, per embedded frame, the input shapes of every call the pipeline made."""
+    files = host.read_model_files()
+    sessions = {role: host.OrtInference(f, 1) for role, f in files.items()}
+    per_frame: dict[str, list[list[tuple[int, ...]]]] = {role: [] for role in files}
+
+    async def run() -> None:
+        for frame in frames:
+            rec = {role: Recorder(s) for role, s in sessions.items()}
+            models = FaceModels(
+                Detector(rec["mtcnn_pnet"], rec["mtcnn_rnet"], rec["mtcnn_onet"],
+                         DetectorConfig()),
+                Embedder(rec["dlib_resnet"], files["dlib_resnet"].spec))
+            try:
+                await embed_frame(frame, models)
+            except QualityError:
+                continue
+            for role, r in rec.items():
+                per_frame[role].append(r.calls)
+
+    asyncio.run(run())
+    return per_frame, {"files": files, "sessions": sessions}
+
+
+def median_frame(calls: list[list[tuple[int, ...]]], macs_of: Any) -> tuple[int, list[int]]:
+    """Index of the frame with the median MACs for this stage, and each frame's MACs."""
+    totals = [sum(macs_of(shape) for shape in frame) for frame in calls]
+    order = np.argsort(totals, kind="stable")
+    return int(order[len(order) // 2]), totals
+
+
+def native_ms(session: host.OrtInference, name: str, shapes: list[tuple[int, ...]],
+              runs: int) -> float:
+    rng = np.random.default_rng(0)
+    feeds = [{name: rng.standard_normal(s).astype(np.float32)} for s in shapes]
+    for f in feeds:
+        session.run_sync(f)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for f in feeds:
+            session.run_sync(f)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def browser_times(models: dict[str, bytes],
+                  stage_calls: dict[str, tuple[str, list[tuple[int, ...]]]],
+                  runs: int, peak_runs: int) -> dict[str, Any]:
+    """onnxruntime-web in Chromium: peak GFLOP/s (1 and 2 threads), each stage's model alone."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.faceapi.serve import bench_server, launch_args
+
+    mm, mm_inputs, mm_macs = matmul_model(1024)
+    cv, cv_inputs, cv_macs = conv_model(64, 112)
+    out: dict[str, Any] = {"peak": {}, "stages": {}}
+    with bench_server() as srv, sync_playwright() as pw:
+        srv.blobs.update({"matmul.onnx": mm, "conv.onnx": cv,
+                          **{f"{k}.onnx": v for k, v in models.items()}})
+        browser = pw.chromium.launch(**launch_args())
+        for threads in (1, 2):
+            page = browser.new_page()
+            page.goto(f"{srv.url}/_bench/peak.html?threads={threads}")
+            page.wait_for_selector("html[data-ready]", state="attached", timeout=120_000)
+            peaks = {}
+            for label, inputs, macs in (("matmul_1024", mm_inputs, mm_macs),
+                                        ("conv3x3_64x112", cv_inputs, cv_macs)):
+                load = machine.load()
+                r = page.evaluate("s => window.peakBench.time(s)", {
+                    "model": f"/_bench/blob/{label.split('_')[0]}.onnx", "inputs": inputs,
+                    "runs": peak_runs, "warmup": 2})
+                best = min(r["ms"])
+                peaks[label] = {"macs": macs, "best_ms": best, "median_ms":
+                                statistics.median(r["ms"]), "gflops": 2 * macs / best / 1e6,
+                                "load": load}
+            out["peak"][str(threads)] = {"threads": r["threads"], "runs": peak_runs,
+                                         "cross_origin_isolated": r["cross_origin_isolated"],
+                                         "version": r["version"], **peaks}
+            if threads == 1:
+                for key, (name, shapes) in stage_calls.items():
+                    load = machine.load()
+                    total = []
+                    per_call = [page.evaluate("s => window.peakBench.time(s)", {
+                        "model": f"/_bench/blob/{key}.onnx", "inputs": [
+                            {"name": name, "shape": list(s)}], "runs": runs, "warmup": 2})["ms"]
+                        for s in shapes]
+                    total = [sum(c[i] for c in per_call) for i in range(runs)]
+                    out["stages"][key] = {"median_ms": statistics.median(total), "load": load}
+            page.close()
+        browser.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--smoke", action="store_true", help="2 frames, 3 runs")
+    parser.add_argument("--json", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.frames, args.runs = 2, 3
+    if not (LFW / "images").is_dir():
+        print(f"no photos at {LFW}: nothing to measure", file=sys.stderr)
+        return 2
+    from bench.faceapi.serve import lfw_frame
+
+    started = time.time()
+    photos = sorted((LFW / "images").glob("*/*_0001.jpg"))[: args.frames]
+    calls, ctx = record_shapes([lfw_frame(p) for p in photos])
+    files, sessions = ctx["files"], ctx["sessions"]
+    graphs = {role: full_model(files[role]) for role in files}
+    stages: dict[str, Any] = {}
+    stage_calls: dict[str, tuple[str, list[tuple[int, ...]]]] = {}
+    native_load = machine.load()
+    for key, role, label in STAGES:
+        graph = graphs[role]
+        cache: dict[tuple[int, ...], int] = {}
+
+        def macs_of(shape: tuple[int, ...], graph: Any = graph,
+                    cache: dict[tuple[int, ...], int] = cache) -> int:
+            if shape not in cache:
+                cache[shape] = count_macs(graph, shape)["total"]
+            return cache[shape]
+
+        i, totals = median_frame(calls[role], macs_of)
+        shapes = calls[role][i]
+        name = graph.graph.input[0].name
+        stage_calls[key] = (name, shapes)
+        stages[key] = {"label": label, "model": role, "frames": len(totals),
+                       "calls": len(shapes), "shapes": [list(s) for s in shapes],
+                       "macs": totals[i], "macs_range": [min(totals), max(totals)],
+                       "native_ms": native_ms(sessions[role], name, shapes, args.runs)}
+    print("onnxruntime-web in Chromium: peak and per-stage models ...", file=sys.stderr)
+    web = browser_times({k: graphs[r].SerializeToString() for k, r, _ in STAGES}, stage_calls,
+                        args.runs, max(args.runs // 2, 3))
+    peak1 = max(v["gflops"] for k, v in web["peak"]["1"].items() if isinstance(v, dict))
+    peak2 = max(v["gflops"] for k, v in web["peak"]["2"].items() if isinstance(v, dict))
+    for key, s in stages.items():
+        s["ideal_ms_1_thread"] = 2 * s["macs"] / peak1 / 1e6
+        s["ideal_ms_2_threads"] = 2 * s["macs"] / peak2 / 1e6
+        s["web_ms"] = web["stages"][key]["median_ms"]
+        s["web_load"] = web["stages"][key]["load"]
+    pipeline = json.loads(PIPELINE_JSON.read_text()) if PIPELINE_JSON.is_file() else None
+    result = {
+        "command": "bench/limits.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine.describe(),
+        "frames": len(photos), "runs": args.runs, "native_load": native_load,
+        "peak": web["peak"], "peak_gflops": {"1": peak1, "2": peak2}, "stages": stages,
+        "pipeline": pipeline and {"file": str(PIPELINE_JSON.relative_to(ROOT)),
+                                  "date": pipeline.get("date"),
+                                  "stages_ms": pipeline.get("stages_ms"),
+                                  "browser_ms": pipeline.get("browser_ms"),
+                                  "load": pipeline.get("load")},
+        "seconds": 0.0,
+    }
+    result["seconds"] = round(time.time() - started, 1)
+    print_table(result)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+def print_table(r: dict[str, Any]) -> None:
+    p = r["peak"]
+    for t in ("1", "2"):
+        d = p[t]
+        print(f"onnxruntime-web {d['version']} peak, {d['threads']} thread(s): "
+              f"MatMul 1024^3 {d['matmul_1024']['gflops']:.1f} GFLOP/s "
+              f"(load {d['matmul_1024']['load']}), Conv 3x3 64ch 112x112 "
+              f"{d['conv3x3_64x112']['gflops']:.1f} GFLOP/s (load {d['conv3x3_64x112']['load']})")
+    print(f"{'stage':<17}{'calls':>6}{'MMAC':>8}{'at peak 1t':>11}{'at peak 2t':>11}"
+          f"{'ort-web':>9}{'native':>8}  (ms; model alone, 1 thread)")
+    for s in r["stages"].values():
+        print(f"{s['label']:<17}{s['calls']:>6}{s['macs'] / 1e6:>8.1f}"
+              f"{s['ideal_ms_1_thread']:>11.2f}{s['ideal_ms_2_threads']:>11.2f}"
+              f"{s['web_ms']:>9.2f}{s['native_ms']:>8.2f}")
+    st = r["stages"]
+    det = sum(st[k]["web_ms"] for k in ("pnet", "rnet", "onet"))
+    ideal = sum(st[k]["ideal_ms_1_thread"] for k in ("pnet", "rnet", "onet"))
+    pl = r["pipeline"]
+    if pl and pl.get("stages_ms"):
+        sm = pl["stages_ms"]
+        print(f"pipeline stages in the browser ({pl['file']}, {pl['date']}): detect "
+              f"{sm['detect']:.1f} ms (models alone {det:.1f}, at peak {ideal:.2f}); embed "
+              f"{sm['embed']:.1f} ms (model alone {st['embed']['web_ms']:.1f}, at peak "
+              f"{st['embed']['ideal_ms_1_thread']:.2f}); align {sm['align']:.1f} ms (numpy only)")
+    else:
+        print("no bench/out/pipeline.json: run bench/pipeline_speed.py for the stage times")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
