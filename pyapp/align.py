@@ -91,7 +91,7 @@ def warp(img: FloatImage, frame_to_chip: np.ndarray, size: int = 150) -> FloatIm
     inv = np.linalg.inv(a)
     shift = -inv @ frame_to_chip[:, 2]
     shrink = 1.0 / float(np.sqrt(abs(np.linalg.det(a))))
-    k = supersampling(shrink - 0.5)  # bilinear alone up to a shrink of 1.75
+    k = supersampling(shrink)  # bilinear alone up to a shrink of 1.25
     t = (np.arange(size * k, dtype=np.float64) + 0.5) / k - 0.5
     cx, cy = np.meshgrid(t, t)
     xs = inv[0, 0] * cx + inv[0, 1] * cy + shift[0]
@@ -135,7 +135,7 @@ def cut_chip(levels: list[FloatImage], frame_to_chip: np.ndarray, size: int = 15
     """The chip, read from the coarsest pyramid level that still has >= 1 pixel per chip pixel.
 
     ``levels`` = [frame, frame/2, frame/4, ...] (2x2 means). Reading a shrunk level and
-    sampling bilinear (supersampled when it still shrinks by 1.75 or more) costs a quarter
+    sampling bilinear (2x2 supersampled when it still shrinks by 1.25 or more) costs a quarter
     of the samples of supersampling the full frame, for the same anti-aliasing.
     """
     shrink = 1.0 / float(np.sqrt(abs(np.linalg.det(frame_to_chip[:, :2]))))
