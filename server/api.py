@@ -4,8 +4,14 @@
 Every POST body is read with a cap of ``MAX_BODY_BYTES`` (413 before reading when the
 declared length is larger), must be JSON, and is parsed by the strict protocol classes, so
 nothing but the listed fields (and nothing shaped like an image or an embedding) gets in.
-Database work runs in the thread pool; refusals are ``ErrorBody`` JSON with a stable code.
-See docs/api.md.
+Refusals are ``ErrorBody`` JSON with a stable code. See docs/api.md.
+
+POST endpoints are plain ASGI callables (:class:`Post`): no Request or Response objects, and
+``server.cors.ApiGate`` hands them their exact path from a dict instead of routing. Steps
+that wait (argon2, SQLAlchemy) run in the thread pool; the face steps (challenge, evaluate,
+verify) run on the event loop when the database is a SQLite file (a few short statements
+behind the writer lock: a thread hop would cost more than the work). ``OWNFACE_DB_INLINE``
+(``1`` or ``0``) decides that for any database.
 """
 
 from __future__ import annotations
@@ -13,18 +19,20 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Receive, Scope, Send
 
 from pyapp.errors import ProtocolError, Refused
 from pyapp.protocol import (
+    API_PREFIX,
     ERRORS,
     MAX_BODY_BYTES,
     ChallengeRequest,
@@ -44,7 +52,7 @@ from pyapp.protocol import (
 )
 from server import audit_export, consent, db, keys, limits, openapi, passwords
 from server.assertions import issue, jwks, mint_session
-from server.cors import BodyLimit, Cors
+from server.cors import ApiGate, Headers
 from server.settings import Settings
 from server.store import Site, Store
 
@@ -59,17 +67,20 @@ class ApiParts:
     store: Store | None = None
 
 
-def error(code: str, message: str = "", field_name: str | None = None) -> JSONResponse:
+def refusal(code: str, message: str = "", field_name: str | None = None
+            ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """(status, body, headers) of a refusal with one of the protocol's error codes."""
     status, default = ERRORS[code]
     body = ErrorBody(error=code, message=message or default, field=field_name)
     headers = {"Cache-Control": "no-store"}
     if code == "rate_limited":
         headers["Retry-After"] = "60"
-    return JSONResponse(body.to_json(), status, headers=headers)
+    return status, body.to_json(), headers
 
 
-def reply(message: Message, status: int = 200) -> JSONResponse:
-    return JSONResponse(message.to_json(), status, headers={"Cache-Control": "no-store"})
+def error(code: str, message: str = "", field_name: str | None = None) -> JSONResponse:
+    status, body, headers = refusal(code, message, field_name)
+    return JSONResponse(body, status, headers=headers)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -85,18 +96,9 @@ def _no_constants(name: str) -> Any:
     raise ProtocolError("body", f"{name} is not JSON")
 
 
-async def read_message(request: Request, cls: type[M]) -> M:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
-        raise Refused("unsupported_media_type")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise Refused("too_large")
+def parse_body(body: bytes, cls: type[M]) -> M:
     try:
-        data = json.loads(bytes(body), object_pairs_hook=_no_duplicates,
-                          parse_constant=_no_constants)
+        data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except ProtocolError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -104,8 +106,76 @@ async def read_message(request: Request, cls: type[M]) -> M:
     return cls.parse(data)
 
 
-def address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+@dataclass(frozen=True)
+class Caller:
+    """What a POST handler knows about the request besides its body."""
+
+    origin: str | None
+    authorization: str | None
+    address: str
+
+
+_NO_STORE = (b"cache-control", b"no-store")
+_JSON = (b"content-type", b"application/json")
+
+
+class Post(Generic[M]):
+    """One POST endpoint as a plain ASGI app: read the capped body, parse the message, run
+    ``handler(caller, message)`` (inline, or in the thread pool), answer JSON."""
+
+    def __init__(self, cls: type[M], handler: Callable[[Caller, M], Message],
+                 inline: bool = False) -> None:
+        self.cls = cls
+        self.handler = handler
+        self.inline = inline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send, [])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
+        origin = authorization = None
+        ctype = b""
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"content-type":
+                ctype = value
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        client = scope.get("client")
+        caller = Caller(origin, authorization, client[0] if client else "unknown")
+        headers = [_NO_STORE]
+        try:
+            if ctype.split(b";", 1)[0].strip().lower() != b"application/json":
+                raise Refused("unsupported_media_type")
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] != "http.request":  # the client went away
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_BODY_BYTES:
+                    raise Refused("too_large")
+            msg = parse_body(body, self.cls)
+            if self.inline:
+                result = self.handler(caller, msg)
+            else:
+                result = await run_in_threadpool(self.handler, caller, msg)
+            status, out = 200, result.to_json()
+        except ProtocolError as exc:
+            status, out, _ = refusal("bad_request", str(exc), exc.field)
+        except Refused as exc:
+            status, out, more_headers = refusal(
+                exc.code, "" if str(exc) == exc.code else str(exc), exc.field)
+            if "Retry-After" in more_headers:
+                headers.append((b"retry-after", more_headers["Retry-After"].encode()))
+        data = json.dumps(out, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-length", str(len(data)).encode()), _JSON, *headers, *extra]})
+        await send({"type": "http.response.body", "body": data})
 
 
 def build(settings: Settings) -> ApiParts:
@@ -131,74 +201,75 @@ def build(settings: Settings) -> ApiParts:
                                store.clock())
         return Verified(method=method, assertion=token, session=session, expires_at=exp)
 
-    def origin_for(request: Request, site_name: str) -> str | None:
+    def origin_for(caller: Caller, site_name: str) -> str | None:
         """A request's Origin; a present one must be allowed for the named site."""
-        origin = request.headers.get("origin")
-        if origin is not None:
-            store.check_origin(store.site(site_name), origin)
-        return origin
+        if caller.origin is not None:
+            store.check_origin(store.site(site_name), caller.origin)
+        return caller.origin
 
-    def post(cls: type[M], handler: Callable[[Request, M], Any]
-             ) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                msg = await read_message(request, cls)
-                result = await run_in_threadpool(handler, request, msg)
-            except ProtocolError as exc:
-                return error("bad_request", str(exc), exc.field)
-            except Refused as exc:
-                return error(exc.code, "" if str(exc) == exc.code else str(exc), exc.field)
-            return result if isinstance(result, Response) else reply(result)
-        return endpoint
-
-    # --- POST handlers (run in the thread pool) ---------------------------------------------
-    def h_consent(request: Request, req: ConsentGrant) -> Message:
-        origin_for(request, req.site)
+    # --- POST handlers ----------------------------------------------------------------------
+    def h_consent(caller: Caller, req: ConsentGrant) -> Message:
+        origin_for(caller, req.site)
         return consent.grant(store, req)
 
-    def h_withdraw(request: Request, req: Withdraw) -> Message:
-        origin_for(request, req.site)
+    def h_withdraw(caller: Caller, req: Withdraw) -> Message:
+        origin_for(caller, req.site)
         return consent.withdraw(store, req)
 
-    def h_erase(request: Request, req: Erase) -> Message:
-        origin_for(request, req.site)
-        auth = request.headers.get("authorization")
+    def h_erase(caller: Caller, req: Erase) -> Message:
+        origin_for(caller, req.site)
+        auth = caller.authorization
         bearer = auth[7:] if auth and auth[:7].lower() == "bearer " else None
         if bearer is None and req.session is None:
             raise Refused("session_invalid")
         return consent.erase(store, req, bearer)
 
-    def h_challenge(request: Request, req: ChallengeRequest) -> Message:
-        return store.challenge(req, request.headers.get("origin"))
+    def h_challenge(caller: Caller, req: ChallengeRequest) -> Message:
+        return store.challenge(req, caller.origin)
 
-    def h_evaluate(request: Request, req: EvaluateRequest) -> Message:
-        return store.evaluate(req, origin_for(request, req.site), address(request))
+    def h_evaluate(caller: Caller, req: EvaluateRequest) -> Message:
+        return store.evaluate(req, origin_for(caller, req.site), caller.address)
 
-    def h_enrol(request: Request, req: EnrolRequest) -> Message:
-        site = store.enrol(req, origin_for(request, req.site), address(request))
+    def h_enrol(caller: Caller, req: EnrolRequest) -> Message:
+        site = store.enrol(req, origin_for(caller, req.site), caller.address)
         token, _ = assertion(site, req.user, "face")
         session = mint_session(store.keys.session_mac_key(), site.name, req.user, "face",
                                store.clock())
         return Enrolled(storage_mode=site.storage_mode, assertion=token, session=session)
 
-    def h_verify(request: Request, req: VerifyRequest) -> Message | Response:
-        if store.verify(req, origin_for(request, req.site), address(request)):
+    def h_verify(caller: Caller, req: VerifyRequest) -> Message:
+        if store.verify(req, origin_for(caller, req.site), caller.address):
             return verified(store.site(req.site), req.user, "face")
-        return error("not_verified")
+        raise Refused("not_verified")
 
-    def h_password_set(request: Request, req: PasswordSet) -> Message:
-        origin_for(request, req.site)
+    def h_password_set(caller: Caller, req: PasswordSet) -> Message:
+        origin_for(caller, req.site)
         return passwords.set_password(store, req)
 
-    def h_password_verify(request: Request, req: PasswordVerify) -> Message | Response:
-        origin_for(request, req.site)
-        if passwords.verify_password(store, req, address(request)):
+    def h_password_verify(caller: Caller, req: PasswordVerify) -> Message:
+        origin_for(caller, req.site)
+        if passwords.verify_password(store, req, caller.address):
             return verified(store.site(req.site), req.user, "pwd")
-        return error("not_verified")
+        raise Refused("not_verified")
 
-    def h_password_change(request: Request, req: PasswordChange) -> Message:
-        origin_for(request, req.site)
+    def h_password_change(caller: Caller, req: PasswordChange) -> Message:
+        origin_for(caller, req.site)
         return passwords.change_password(store, req)
+
+    choice = str(extra.get("db_inline", "")).strip().lower()
+    inline = store.raw.file is not None if choice == "" else choice in ("1", "true", "yes")
+    posts: dict[str, Post[Any]] = {
+        "/challenge": Post(ChallengeRequest, h_challenge, inline),
+        "/evaluate": Post(EvaluateRequest, h_evaluate, inline),
+        "/verify": Post(VerifyRequest, h_verify, inline),
+        "/consent": Post(ConsentGrant, h_consent),
+        "/consent/withdraw": Post(Withdraw, h_withdraw),
+        "/erase": Post(Erase, h_erase),
+        "/enrol": Post(EnrolRequest, h_enrol),
+        "/password/set": Post(PasswordSet, h_password_set),
+        "/password/verify": Post(PasswordVerify, h_password_verify),
+        "/password/change": Post(PasswordChange, h_password_change),
+    }
 
     # --- GET endpoints ----------------------------------------------------------------------
     async def notice(request: Request) -> Response:
@@ -255,6 +326,7 @@ def build(settings: Settings) -> ApiParts:
         await run_in_threadpool(db.migrate, engine)
         app.state.ownface_store = store
         yield
+        store.raw.dispose()
         engine.dispose()
 
     routes: list[BaseRoute] = [
@@ -263,20 +335,12 @@ def build(settings: Settings) -> ApiParts:
         Route("/sites/{site}/notice", notice, methods=["GET"]),
         Route("/sites/{site}/jwks.json", key_set, methods=["GET"]),
         Route("/sites/{site}/audit", audit, methods=["GET"]),
-        Route("/consent", post(ConsentGrant, h_consent), methods=["POST"]),
-        Route("/consent/withdraw", post(Withdraw, h_withdraw), methods=["POST"]),
-        Route("/erase", post(Erase, h_erase), methods=["POST"]),
-        Route("/challenge", post(ChallengeRequest, h_challenge), methods=["POST"]),
-        Route("/evaluate", post(EvaluateRequest, h_evaluate), methods=["POST"]),
-        Route("/enrol", post(EnrolRequest, h_enrol), methods=["POST"]),
-        Route("/verify", post(VerifyRequest, h_verify), methods=["POST"]),
-        Route("/password/set", post(PasswordSet, h_password_set), methods=["POST"]),
-        Route("/password/verify", post(PasswordVerify, h_password_verify), methods=["POST"]),
-        Route("/password/change", post(PasswordChange, h_password_change), methods=["POST"]),
+        *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
         Route("/{rest:path}", not_found,
               methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
     ]
-    middleware = [Middleware(BodyLimit), Middleware(Cors, store=store)]
+    gate = {API_PREFIX + path: endpoint for path, endpoint in posts.items()}
+    middleware = [Middleware(ApiGate, store=store, posts=gate)]
     return ApiParts(routes=routes, middleware=middleware, lifespan=lifespan, store=store)
 
 

@@ -18,11 +18,13 @@ Each limited thing is one row of ``attempts`` keyed by what it limits:
   back, so honest traffic from a shared address is not starved.
 
 Rows idle for ``forget_after`` seconds start from zero. Every check-and-count runs inside the
-caller's transaction with the row locked (``SELECT ... FOR UPDATE`` on PostgreSQL;
-``BEGIN IMMEDIATE`` serialises writers on SQLite), so two workers cannot both spend the last
-attempt. Callers lock the account's row before the address's row, always in that order, so
-concurrent transactions cannot deadlock on PostgreSQL. The clock is the caller's (``now``),
-so tests move time by hand.
+caller's transaction with the row locked (the face and address counts are one
+``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` each, which locks the row on PostgreSQL and
+returns no row when the attempt is refused; the password count reads with ``SELECT ... FOR
+UPDATE``; ``BEGIN IMMEDIATE`` serialises writers on SQLite), so two workers cannot both
+spend the last attempt. Callers lock the account's row before the address's row, always in
+that order, so concurrent transactions cannot deadlock on PostgreSQL. The clock is the
+caller's (``now``), so tests move time by hand.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
-from server.db import sql
+from server.db import RawTx, Tx, sql
 from server.tables import attempts
 
 
@@ -76,36 +78,57 @@ _UPDATE = ('UPDATE attempts SET failures = :failures, window_start = :window_sta
            'locked_until = :locked_until, last_failure = :last_failure WHERE "key" = :key')
 
 
-def _load(conn: Connection, key: str, now: float) -> _Row:
-    query = _SELECT + (" FOR UPDATE" if conn.dialect.name == "postgresql" else "")
-    row = sql(conn, query, {"key": key}).first()
+# One statement per face or address attempt. In the UPDATE branch every column reference is
+# the row's value before the update (SQL evaluates SET expressions on the old row). The WHERE
+# of DO UPDATE refuses the attempt: the row stays as it was and nothing is returned.
+_FACE = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
+         'VALUES (:key, 1, :now, :first_lock, :now) ON CONFLICT ("key") DO UPDATE SET '
+         'failures = CASE WHEN attempts.locked_until > 0 OR :now - attempts.last_failure > '
+         ':forget THEN 1 ELSE attempts.failures + 1 END, '
+         'locked_until = CASE WHEN (CASE WHEN attempts.locked_until > 0 OR :now - '
+         'attempts.last_failure > :forget THEN 1 ELSE attempts.failures + 1 END) >= :limit '
+         'THEN :until ELSE 0 END, last_failure = :now '
+         'WHERE attempts.locked_until <= :now RETURNING failures')
+_ADDRESS = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
+            'VALUES (:key, 1, :now, 0, :now) ON CONFLICT ("key") DO UPDATE SET '
+            'failures = CASE WHEN :now - attempts.window_start >= :window THEN 1 '
+            'ELSE attempts.failures + 1 END, '
+            'window_start = CASE WHEN :now - attempts.window_start >= :window THEN :now '
+            'ELSE attempts.window_start END, last_failure = :now '
+            'WHERE :now - attempts.window_start >= :window OR attempts.failures < :limit '
+            'RETURNING failures')
+
+
+def _load(conn: Tx, key: str, now: float) -> _Row:
+    pg = conn.pg if isinstance(conn, RawTx) else conn.dialect.name == "postgresql"
+    query = _SELECT + (" FOR UPDATE" if pg else "")
+    row = sql(conn, query, {"key": key}).fetchone()
     if row is None:
         sql(conn, _INSERT, {"key": key, "now": now})
-        row = sql(conn, query, {"key": key}).one()
+        row = sql(conn, query, {"key": key}).fetchone()
     return _Row(int(row[0]), float(row[1]), float(row[2]), float(row[3]))
 
 
-def _store(conn: Connection, key: str, row: _Row) -> None:
+def _store(conn: Tx, key: str, row: _Row) -> None:
     sql(conn, _UPDATE, {"key": key, "failures": row.failures, "window_start": row.window_start,
                         "locked_until": row.locked_until, "last_failure": row.last_failure})
 
 
-def face_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
-    """Count one face attempt; False while the account's face path is locked."""
-    row = _load(conn, key, now)
-    if row.locked_until > now:
-        return False
-    if row.locked_until or now - row.last_failure > policy.forget_after:
-        row.failures, row.locked_until = 0, 0.0  # a lock ran out: a fresh budget
-    row.failures += 1
-    row.last_failure = now
-    if row.failures >= policy.face_limit:
-        row.locked_until = now + policy.face_lock_seconds
-    _store(conn, key, row)
-    return True
+def face_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
+    """Count one face attempt; False while the account's face path is locked.
+
+    A running lock refuses without counting or extending; a lock that ran out (or a row idle
+    for ``forget_after``) starts a fresh budget; reaching ``face_limit`` locks the path for
+    ``face_lock_seconds``.
+    """
+    until = now + policy.face_lock_seconds
+    row = sql(conn, _FACE, {"key": key, "now": now, "forget": policy.forget_after,
+                            "limit": policy.face_limit, "until": until,
+                            "first_lock": until if policy.face_limit <= 1 else 0.0}).fetchone()
+    return row is not None
 
 
-def password_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
+def password_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
     """Count one password attempt; False while the account's password path waits."""
     row = _load(conn, key, now)
     if row.locked_until > now:
@@ -128,25 +151,21 @@ def password_delay(failures: int, policy: Policy) -> float:
     return float(min(policy.password_base_delay * 2**steps, policy.password_max_delay))
 
 
-def address_attempt(conn: Connection, key: str, now: float, policy: Policy) -> bool:
+def address_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
     """Count one unconfirmed attempt from an address; False past the window's limit."""
-    row = _load(conn, key, now)
-    if now - row.window_start >= policy.ip_window_seconds:
-        row.failures, row.window_start = 0, now
-    if row.failures >= policy.ip_limit:
+    if policy.ip_limit <= 0:
         return False
-    row.failures += 1
-    row.last_failure = now
-    _store(conn, key, row)
-    return True
+    row = sql(conn, _ADDRESS, {"key": key, "now": now, "window": policy.ip_window_seconds,
+                               "limit": policy.ip_limit}).fetchone()
+    return row is not None
 
 
-def address_success(conn: Connection, key: str) -> None:
+def address_success(conn: Tx, key: str) -> None:
     sql(conn, 'UPDATE attempts SET failures = failures - 1 WHERE "key" = :key AND failures > 0',
         {"key": key})
 
 
-def reset(conn: Connection, key: str) -> None:
+def reset(conn: Tx, key: str) -> None:
     """A success: the count and any lock are cleared (the row stays, saving an insert)."""
     sql(conn, 'UPDATE attempts SET failures = 0, locked_until = 0 WHERE "key" = :key '
         'AND (failures > 0 OR locked_until > 0)', {"key": key})

@@ -3,6 +3,11 @@
 Every flow step is one transaction: a step either happens completely or not at all, so a
 worker killed mid-request leaves no half-written enrolment. Refusals raise
 ``pyapp.errors.Refused`` with a code from ``pyapp.protocol.ERRORS``.
+
+The hot steps (challenge, evaluate, verify) run hand-written statements on raw DB-API
+connections (``server.db.Raw``): one INSERT for a challenge; the claim and one upsert per
+counter for an evaluation; take, key lookup, two counter updates and the audit row for a
+verification.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from pyapp.errors import CryptoError, Refused
 from pyapp.protocol import (
@@ -33,10 +38,10 @@ from pyapp.protocol import (
 )
 from server import limits, oprf
 from server.assertions import AssertionInvalid, check_session
-from server.db import sql, transaction
+from server.db import Raw, Tx, sql, transaction
 from server.keys import ServerKeys
 from server.passwords import Hasher
-from server.tables import DECOY, EVALUATED, FRESH, USED, challenges, sites, templates
+from server.tables import DECOY, EVALUATED, FRESH, USED, templates
 from server.tables import users as users_t
 
 SCHEME = "ed25519+oprf-ristretto255/1"
@@ -49,6 +54,13 @@ _CLAIM = ('UPDATE challenges SET state = :new WHERE id = :id AND site_id = :site
 _TAKE = ('UPDATE challenges SET state = :used + state WHERE id = :id AND site_id = :site AND '
          '"user" = :user AND state IN (:evaluated, :decoy) AND purpose IN (:p1, :p2) AND '
          'expires_at > :now AND origin = :origin RETURNING state, nonce, purpose, origin')
+_INSERT_CHALLENGE = ('INSERT INTO challenges (id, site_id, "user", purpose, origin, nonce, '
+                     'expires_at, state) VALUES (:id, :site, :user, :purpose, :origin, :nonce, '
+                     ':expires, :state)')
+_PUBLIC_KEY = ('SELECT t.public_key FROM templates t JOIN users u ON u.id = t.user_id '
+               'WHERE u.site_id = :site AND u.external_id = :user')
+_SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation '
+         'FROM sites WHERE name = :name')
 
 
 @dataclass(frozen=True)
@@ -72,18 +84,21 @@ class Store:
     random_bytes: Callable[[int], bytes] = os.urandom
     public_origin: str = ""
     _sites: dict[str, tuple[float, Site | None]] = field(default_factory=dict, repr=False)
+    raw: Raw = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.raw = Raw(self.engine)
 
     # --- sites -------------------------------------------------------------------------------
     def site(self, name: str) -> Site:
         now = time.monotonic()
         cached = self._sites.get(name)
         if cached is None or now - cached[0] > _SITE_CACHE_SECONDS:
-            with self.engine.connect() as conn:
-                row = conn.execute(select(sites).where(sites.c.name == name)).first()
-                conn.rollback()
+            with self.raw.read() as conn:
+                row = sql(conn, _SITE, {"name": name}).fetchone()
             found = None if row is None else Site(
-                row.id, row.name, tuple(json.loads(row.origins)), row.storage_mode,
-                row.admin_token_sha256, row.key_generation)
+                int(row[0]), str(row[1]), tuple(json.loads(row[2])), str(row[3]), str(row[4]),
+                int(row[5]))
             cached = (now, found)
             self._sites[name] = cached
         if cached[1] is None:
@@ -95,9 +110,8 @@ class Store:
 
     def all_origins(self) -> frozenset[str]:
         """Every origin any site allows (CORS preflights carry no site name)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(sites.c.origins)).all()
-            conn.rollback()
+        with self.raw.read() as conn:
+            rows = sql(conn, "SELECT origins FROM sites").fetchall()
         found = {o for (text,) in rows for o in json.loads(text)}
         if self.public_origin:
             found.add(self.public_origin)
@@ -119,7 +133,7 @@ class Store:
                 .returning(users_t.c.id)).scalar_one()
         return None if found is None else int(found)
 
-    def log(self, conn: Connection, site: Site, event: str, user: str | None = None,
+    def log(self, conn: Tx, site: Site, event: str, user: str | None = None,
             detail: str | None = None) -> None:
         subject = None if user is None else self.keys.pseudonym(site.name, user)
         sql(conn, "INSERT INTO audit (site_id, at, event, subject, detail) "
@@ -142,27 +156,25 @@ class Store:
         cid, nonce = self.random_bytes(CHALLENGE_ID_BYTES), self.random_bytes(NONCE_BYTES)
         expires = int(now) + CHALLENGE_TTL_SECONDS
         helper = None
-        with transaction(self.engine) as conn:
-            sql(conn, 'INSERT INTO challenges (id, site_id, "user", purpose, origin, nonce, '
-                      "expires_at, state) VALUES (:id, :site, :user, :purpose, :origin, :nonce, "
-                      ":expires, :state)",
+        with self.raw.write() as conn:
+            sql(conn, _INSERT_CHALLENGE,
                 {"id": cid, "site": site.id, "user": req.user, "purpose": req.purpose,
                  "origin": origin, "nonce": nonce, "expires": float(expires), "state": FRESH})
             if site.storage_mode == "portable" and req.purpose != "enrol":
                 helper = self._helper(conn, site, req.user)
             if random.random() < 0.01:
-                conn.execute(delete(challenges).where(challenges.c.expires_at < now - 60))
+                sql(conn, "DELETE FROM challenges WHERE expires_at < :t", {"t": now - 60})
         return Challenge(challenge_id=cid, nonce=nonce, expires_at=expires, helper=helper)
 
-    def _helper(self, conn: Connection, site: Site, user: str) -> bytes:
-        row = conn.execute(select(templates.c.helper_sealed).join(
-            users_t, users_t.c.id == templates.c.user_id).where(
-            users_t.c.site_id == site.id, users_t.c.external_id == user)).first()
+    def _helper(self, conn: Tx, site: Site, user: str) -> bytes:
+        row = sql(conn, "SELECT t.helper_sealed FROM templates t JOIN users u ON u.id = "
+                        "t.user_id WHERE u.site_id = :site AND u.external_id = :user",
+                  {"site": site.id, "user": user}).fetchone()
         if row is not None and row[0] is not None:
-            return self.keys.open_helper(site.name, user, row[0])
-        size = conn.execute(select(func.max(func.length(templates.c.helper_sealed))).join(
-            users_t, users_t.c.id == templates.c.user_id).where(
-            users_t.c.site_id == site.id)).scalar()
+            return self.keys.open_helper(site.name, user, bytes(row[0]))
+        size = sql(conn, "SELECT max(length(t.helper_sealed)) FROM templates t JOIN users u "
+                         "ON u.id = t.user_id WHERE u.site_id = :site",
+                   {"site": site.id}).fetchone()[0]
         size = DEFAULT_HELPER_BYTES if not size else int(size) - 28  # minus nonce and tag
         return self.keys.decoy_helper(site.name, user, size)
 
@@ -173,7 +185,7 @@ class Store:
         except CryptoError as exc:
             raise Refused("invalid_element", str(exc), "blinded") from exc
         now = self.clock()
-        with transaction(self.engine) as conn:
+        with self.raw.write() as conn:
             claimed = sql(conn, _CLAIM, {
                 "new": EVALUATED, "id": req.challenge_id, "site": site.id, "user": req.user,
                 "fresh": FRESH, "now": now, "origin": origin or ""}).rowcount
@@ -192,14 +204,14 @@ class Store:
         secret = self.keys.oprf_secret(site.name, req.user)
         return Evaluation(evaluated=oprf.blind_evaluate(secret, req.blinded))
 
-    def _take(self, conn: Connection, site: Site, user: str, cid: bytes,
+    def _take(self, conn: Tx, site: Site, user: str, cid: bytes,
               purposes: tuple[str, ...], origin: str | None
               ) -> tuple[int, bytes, str, str] | None:
         """Consume an evaluated challenge: (state it had, nonce, purpose, origin), or None."""
         row = sql(conn, _TAKE, {  # the new state is 3 + the old: 4 was evaluated, 5 a decoy
             "used": USED, "id": cid, "site": site.id, "user": user, "evaluated": EVALUATED,
             "decoy": DECOY, "p1": purposes[0], "p2": purposes[-1], "now": self.clock(),
-            "origin": origin or ""}).first()
+            "origin": origin or ""}).fetchone()
         if row is None:
             return None
         return (int(row[0]) - USED, bytes(row[1]), str(row[2]), str(row[3]))
@@ -207,12 +219,10 @@ class Store:
     def verify(self, req: VerifyRequest, origin: str | None, address: str) -> bool:
         """True when the signature opens; every failure is the same False."""
         site = self.site(req.site)
-        with transaction(self.engine) as conn:
+        with self.raw.write() as conn:
             taken = self._take(conn, site, req.user, req.challenge_id, ("verify", "withdraw"),
                                origin)
-            row = sql(conn, "SELECT t.public_key FROM templates t JOIN users u ON u.id = "
-                            "t.user_id WHERE u.site_id = :site AND u.external_id = :user",
-                      {"site": site.id, "user": req.user}).first()
+            row = sql(conn, _PUBLIC_KEY, {"site": site.id, "user": req.user}).fetchone()
             good = taken is not None and taken[0] == EVALUATED and row is not None
             public = (Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row
                       else _DUMMY_PUBLIC)

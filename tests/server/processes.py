@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 class UvicornServer:
     def __init__(self, data_dir: Path, database_url: str = "", workers: int = 2,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, cwd: Path | None = None,
+                 args: tuple[str, ...] = ()) -> None:
         self.n_workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -34,8 +35,8 @@ class UvicornServer:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+             "--log-level", "warning", "--no-access-log", *args],
+            cwd=cwd or ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, workers: int = 2, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
