@@ -11,7 +11,7 @@ from __future__ import annotations
 from pyapp import commitment, protocol
 from pyapp.binarise import Scheme, binarise
 from pyapp.enrol import hardened_keys
-from pyapp.errors import InputError
+from pyapp.errors import InputError, NotMatched, Refused
 from pyapp.ports import Api, RandomBytes, system_random
 from pyapp.template import Template
 
@@ -21,17 +21,33 @@ async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, or
                  random: RandomBytes = system_random) -> protocol.Verified:
     """Verify ``user`` at ``site``; ``template`` is the device-stored blob (device mode).
 
-    Raises NotMatched when the face does not open the template, Refused when the server
-    rejects the signature (or anything else), InputError for a malformed template.
+    Raises NotMatched when the face does not open the template (after the attempt has gone
+    through the server, which counts it), Refused when the server rejects the signature (or
+    anything else), InputError for a malformed template.
     """
     challenge = await api.challenge(protocol.ChallengeRequest(site, user, "verify"))
     blob = template if template is not None else challenge.helper
     if blob is None:
         raise InputError("no template: this device holds none and the site sent none")
     parsed = Template.decode(blob, scheme.scheme_id)
-    secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
+    try:
+        secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
+        matched = True
+    except NotMatched:
+        # Go through the server anyway, with a random secret: every face attempt is then
+        # counted by the server's attempt limit, and a failure looks the same on the wire
+        # (and takes the same steps) whether the decoder or the server said no.
+        secret, matched = random(32), False
     pair = await hardened_keys(secret, site, user, challenge.challenge_id, api, random)
     message = protocol.signed_message("verify", site, user, origin, challenge.challenge_id,
                                       challenge.nonce)
-    return await api.verify(protocol.VerifyRequest(site, user, challenge.challenge_id,
-                                                   pair.sign(message)))
+    try:
+        verified = await api.verify(protocol.VerifyRequest(site, user, challenge.challenge_id,
+                                                           pair.sign(message)))
+    except Refused as exc:
+        if not matched:
+            raise NotMatched("the face does not open this template") from exc
+        raise
+    if not matched:  # pragma: no cover - a random key cannot sign for the account
+        raise NotMatched("the face does not open this template")
+    return verified

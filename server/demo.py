@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -76,12 +77,18 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ownface demo", description=__doc__.split("\n")[0])
     parser.add_argument("--site", default="demo")
     parser.add_argument("--ownface", default="http://127.0.0.1:8000")
-    parser.add_argument("--issuer", default="", help="the OwnFace server's public origin")
+    parser.add_argument("--issuer", default="",
+                        help="the assertions' issuer (default: the OwnFace URL)")
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args(argv)
     import uvicorn
 
-    app = create_backend(args.site, args.issuer or "ownface",
-                         lambda: fetch_jwks(args.ownface, args.site))
-    uvicorn.run(app, host="127.0.0.1", port=args.port)
+    from server.shop import create_shop
+
+    backend = create_backend(args.site, args.issuer or args.ownface.rstrip("/"),
+                             lambda: fetch_jwks(args.ownface, args.site))
+    print(f"Example Shop on http://localhost:{args.port}/ (embeds {args.ownface})",
+          file=sys.stderr)
+    uvicorn.run(create_shop(args.ownface, args.site, backend), host="127.0.0.1",
+                port=args.port)
     return 0

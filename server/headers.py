@@ -44,6 +44,10 @@ BASE_HEADERS: Mapping[str, str] = {
 }
 
 
+# Files other origins may load: the widget script, included by businesses' pages.
+CROSS_ORIGIN_PATHS = ("/widget/",)
+
+
 class SecurityHeaders:
     """Pure ASGI middleware: adds :data:`BASE_HEADERS` unless the app already set a header."""
 
@@ -55,10 +59,13 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        shared = str(scope.get("path", "")).startswith(CROSS_ORIGIN_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if shared:  # the widget script is loaded by businesses' own pages
+                    headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
                 for name, value in BASE_HEADERS.items():
                     if name not in headers:
                         headers[name] = value

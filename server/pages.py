@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from pyapp import i18n, protocol
 from pyapp.errors import ProtocolError, Refused
+from server import theme
 
 ACTIONS = ("auto", "enrol", "verify")
 
@@ -44,7 +46,18 @@ class Context:
     lang: str
     action: str
     embed: str | None  # the embedding page's origin, when shown in the widget
+    theme: tuple[tuple[str, str], ...] = ()  # checked theme values (none: the default look)
 
+    @property
+    def theme_query(self) -> str:
+        return urlencode({f"theme-{k}": v for k, v in self.theme})
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The parameters that recreate this page (for links and forms)."""
+        values = {"site": self.site, "user": self.user, "lang": self.lang,
+                  "action": self.action, **({"embed": self.embed} if self.embed else {})}
+        return {**values, **{f"theme-{k}": v for k, v in self.theme}}
 
 class AppPages:
     def __init__(self, web_dir: Path, services: Services,
@@ -57,7 +70,13 @@ class AppPages:
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
-                Route("/app/password", self.password, methods=["POST"])]
+                Route("/app/password", self.password, methods=["POST"]),
+                Route("/app/theme.css", self.theme_css, methods=["GET"])]
+
+    async def theme_css(self, request: Request) -> Response:
+        return Response(theme.stylesheet(theme.parse(request.query_params)),
+                        media_type="text/css; charset=utf-8",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     async def redirect(self, request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
@@ -76,7 +95,7 @@ class AppPages:
             protocol.check_origin(embed, "embed")
             if embed not in self.services.origins(site):
                 raise ProtocolError("embed", "this page may not be embedded there")
-        return Context(site, user, lang, action, embed)
+        return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()))
 
     # --- pages ---------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -138,10 +157,7 @@ class AppPages:
             else:
                 return self.problem(request, "unknown_site", "", 404)
         other = "zh" if ctx.lang == "en" else "en"
-        query = dict(request.query_params) if request.method == "GET" else {
-            "site": ctx.site, "user": ctx.user, "action": ctx.action,
-            **({"embed": ctx.embed} if ctx.embed else {})}
-        switch = "?" + "&".join(f"{k}={v}" for k, v in {**query, "lang": other}.items())
+        switch = "?" + urlencode({**ctx.query, "lang": other})
 
         def t(key: str, **values: object) -> str:
             return i18n.text(ctx.lang, key, **values)

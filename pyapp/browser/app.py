@@ -82,6 +82,9 @@ class FaceApp:
         dom.set_text(element_id, self.page.t(key, **values))
 
     def result(self, key: str, ok: bool, **values: object) -> None:
+        if ok:  # done: the consent and start controls have served their purpose
+            for element_id in ("consent-block", "loading", "start"):
+                dom.show(element_id, False)
         box = dom.element("face-result")
         box.hidden = False
         box.className = "result success" if ok else "result problem"

@@ -34,12 +34,17 @@ if (app.dataset.emit) {  // the server answered a password form with a result to
 document.addEventListener("ownface:loading", (event) => {
   if (event.detail.stage === "ready") {
     document.getElementById("loading-bar").value = 40;
+  } else if (event.detail.stage === "unavailable") {
+    const loading = document.getElementById("loading");
+    loading.dataset.unavailable = event.detail.detail;
+    document.getElementById("loading-text").textContent = loading.dataset.failedText;
+    emit("fallback", { reason: event.detail.detail });
   }
 });
 
 if (parentOrigin && window.parent !== window) {
   new ResizeObserver(() => {
     window.parent.postMessage({ source: "ownface", type: "resize",
-      detail: { height: document.documentElement.scrollHeight } }, parentOrigin);
-  }).observe(document.body);
+      detail: { height: app.getBoundingClientRect().height + 16 } }, parentOrigin);
+  }).observe(app);
 }

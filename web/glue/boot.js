@@ -16,6 +16,28 @@ const status = (stage, detail = "") =>
 
 window.ownfaceGlue = Object.assign(window.ownfaceGlue || {}, { camera, manifest });
 
+// PyScript keeps state in IndexedDB, and templates live in localStorage. Inside a frame of
+// another site, some browsers deny storage (private windows, strict tracking protection):
+// then the face path cannot run there, and the page says so instead of hanging.
+async function storageUsable() {
+  try {
+    localStorage.getItem("ownface/probe");
+    await new Promise((resolve, reject) => {
+      const request = indexedDB.open("ownface-probe");
+      request.onsuccess = () => { request.result.close(); resolve(); };
+      request.onerror = (event) => { event.preventDefault(); reject(request.error); };
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (!(await storageUsable())) {
+  status("unavailable", "storage");
+  throw new Error("OwnFace: storage is blocked in this context; the face path is unavailable");
+}
+
 status("runtime");
 const { PyWorker } = await import(manifest.pyscript);
 const started = performance.now();
