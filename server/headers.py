@@ -40,7 +40,7 @@ BASE_HEADERS: Mapping[str, str] = {
     "Content-Security-Policy": CSP,
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # (no-referrer would turn form posts' Origin into "null")
 }
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +27,7 @@ from pyapp.errors import ProtocolError, Refused
 from server import theme
 
 ACTIONS = ("auto", "enrol", "verify")
+FORM = "application/x-www-form-urlencoded"
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,27 @@ class AppPages:
             return self.problem(request, "bad_link", str(exc), 400)
         return await self.render(request, ctx, screen="choice")
 
+    async def read_form(self, request: Request) -> dict[str, str]:
+        """An HTML form post (urlencoded), size-capped like every other request body."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
+            raise ProtocolError("form", "must be an HTML form post")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > protocol.MAX_BODY_BYTES:
+                raise ProtocolError("form", "is too large")
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True,
+                              max_num_fields=40, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ProtocolError("form", "is not a valid form") from exc
+        return dict(pairs)
+
     async def password(self, request: Request) -> Response:
-        form = await request.form()
+        try:
+            form = await self.read_form(request)
+        except ProtocolError as exc:
+            return self.problem(request, "bad_link", str(exc), 400)
         try:
             ctx = self.context(form, request.headers.get("accept-language"))
             kind = form.get("kind")
@@ -139,11 +159,13 @@ class AppPages:
                 await run_in_threadpool(self.services.password_set, saved, address, origin)
                 outcome = {"ok": True, "kind": "set"}
         except ProtocolError as exc:
-            outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc)}
+            outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc),
+                       "code": "bad_request"}
         except Refused as exc:
             problem = {"weak_password": "weak", "rate_limited": "too_many"}.get(exc.code,
                                                                              "failed")
-            outcome = {"ok": False, "kind": kind, "problem": problem, "why": str(exc)}
+            outcome = {"ok": False, "kind": kind, "problem": problem, "why": str(exc),
+                       "code": exc.code}
         return await self.render(request, ctx, screen="result", outcome=outcome, sent=[sent])
 
     async def render(self, request: Request, ctx: Context, *, screen: str,

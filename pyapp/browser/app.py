@@ -239,7 +239,7 @@ class FaceApp:
         if self.session is not None:
             done = await self.api.post(protocol.Withdraw(self.page.site, self.page.user,
                                                          self.session), protocol.Withdrawn)
-            if "template" in done.erased:
+            if "public_key" in done.erased:
                 parts.insert(0, self.page.t("erased_template"))
             self.session = None
         out = dom.element("withdraw-result")

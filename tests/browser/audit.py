@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pyapp import protocol
 from pyapp.errors import ProtocolError
@@ -35,12 +35,33 @@ class Seen:
     body: bytes | None
 
 
-def body_problem(body: bytes | None) -> str | None:
+FORM_PATH = "/app/password"  # the password path's plain HTML form (works without script)
+FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password",
+               *(f"theme-{n}" for n in ("accent", "accent-text", "text", "muted", "background",
+                                        "surface", "radius"))}
+
+
+def form_problem(body: bytes) -> str | None:
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return "a password form that is not a plain urlencoded form"
+    names = [name for name, _ in pairs]
+    if len(names) != len(set(names)) or not set(names) <= FORM_FIELDS:
+        return f"a password form with unexpected fields {sorted(set(names) - FORM_FIELDS)}"
+    if any(len(value) > protocol.MAX_PASSWORD_CHARS for _, value in pairs):
+        return "a password form with an over-long field"
+    return None
+
+
+def body_problem(body: bytes | None, path: str = "") -> str | None:
     """Why this request body is not allowed to leave the device, or None if it may."""
     if not body:
         return None
     if len(body) > protocol.MAX_BODY_BYTES:
         return f"{len(body)}-byte body, larger than any protocol message"
+    if path == FORM_PATH:
+        return form_problem(body)
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -77,7 +98,7 @@ class NetworkAudit:
                 continue
             if parts.hostname not in LOCAL_HOSTS:
                 found.append(f"{seen.method} {seen.url}: request to a non-local host")
-            if (why := body_problem(seen.body)) is not None:
+            if (why := body_problem(seen.body, parts.path)) is not None:
                 found.append(f"{seen.method} {seen.url}: {why}")
         return found
 

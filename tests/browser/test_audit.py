@@ -46,3 +46,11 @@ def test_an_empty_audit_is_an_error_not_a_pass() -> None:
         assert "no request" in str(exc)
     else:
         raise AssertionError("an audit that saw nothing must not pass")
+
+
+def test_the_password_form_passes_but_not_with_extra_fields() -> None:
+    form = b"site=demo&user=alice&lang=en&action=auto&kind=verify&password=s3cret-horse"
+    assert body_problem(form, "/app/password") is None
+    assert body_problem(form + b"&embedding=0.1,0.2", "/app/password") is not None
+    assert body_problem(b"\xff\xd8\xff" + bytes(500), "/app/password") is not None
+    assert body_problem(form, "/api/v1/verify") is not None  # only the form's own path
