@@ -114,13 +114,15 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 class RawTx:
-    """One open transaction on a raw DB-API connection (see :class:`Raw`)."""
+    """One open transaction on a raw DB-API connection (see :class:`Raw`). With ``limit``
+    set it runs at most that many statements (a one-statement transaction needs no BEGIN)."""
 
-    __slots__ = ("cursor", "pg")
+    __slots__ = ("cursor", "limit", "pg")
 
-    def __init__(self, cursor: Any, pg: bool) -> None:
+    def __init__(self, cursor: Any, pg: bool, limit: int | None = None) -> None:
         self.cursor = cursor
         self.pg = pg
+        self.limit = limit
 
 
 Tx: TypeAlias = Connection | RawTx  # what the statement helpers (sql, limits) run on
@@ -135,6 +137,10 @@ def sql(conn: Tx, statement: str, params: Mapping[str, Any] | None = None
     SQLite and PostgreSQL both accept.
     """
     if isinstance(conn, RawTx):
+        if conn.limit is not None:
+            if conn.limit < 1:
+                raise RuntimeError("a single-statement transaction ran a second statement")
+            conn.limit -= 1
         if conn.pg:
             statement = _pyformat(statement)
         conn.cursor.execute(statement, params or {})
@@ -149,7 +155,8 @@ class Raw:
 
     SQLite: one ``sqlite3`` connection per thread (they are cheap, and the event loop's
     thread keeps its own), with the engine's pragmas. PostgreSQL: a pool of up to
-    ``size`` psycopg connections; a connection that fails is dropped, not reused.
+    ``size`` psycopg connections in autocommit mode (transactions say BEGIN themselves, and
+    a single statement needs none); a connection that fails is dropped, not reused.
     An in-memory SQLite database cannot be shared between connections, so there every
     transaction goes through SQLAlchemy (:func:`transaction`) instead.
     """
@@ -186,14 +193,12 @@ class Raw:
             try:
                 conn = self._idle.get_nowait()
             except queue.Empty:
-                conn = psycopg.connect(self._url, autocommit=False)
+                conn = psycopg.connect(self._url, autocommit=True)
             try:
                 yield conn
             except BaseException:
-                if conn.closed or conn.broken:
-                    raise
-                conn.rollback()  # an error inside the transaction: the connection is clean
-                self._idle.put(conn)
+                if not (conn.closed or conn.broken):
+                    self._idle.put(conn)  # (the caller rolled its transaction back)
                 raise
             self._idle.put(conn)
         finally:
@@ -212,12 +217,26 @@ class Raw:
 
     # --- transactions ------------------------------------------------------------------
     @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
-        """One write transaction: committed when the block ends, rolled back on an exception."""
+    def write(self, single: bool = False) -> Iterator[Tx]:
+        """One write transaction: committed when the block ends, rolled back on an exception.
+
+        ``single``: the block runs one statement, which is then its own transaction (no
+        BEGIN and COMMIT round trips); a second statement raises.
+        """
+        limit = 1 if single else None
         if self.pg:
             with self._pg() as conn, conn.cursor() as cursor:
-                yield RawTx(cursor, True)
-                conn.commit()
+                if single:
+                    yield RawTx(cursor, True, limit)
+                    return
+                cursor.execute("BEGIN")
+                try:
+                    yield RawTx(cursor, True)
+                except BaseException:
+                    if not conn.broken:
+                        cursor.execute("ROLLBACK")
+                    raise
+                cursor.execute("COMMIT")
             return
         if self.file is None:
             with transaction(self.engine) as sa_conn:
@@ -228,6 +247,9 @@ class Raw:
         with lock:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
+                if single:
+                    yield RawTx(conn.cursor(), False, limit)
+                    return
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     yield RawTx(conn.cursor(), False)
@@ -240,23 +262,17 @@ class Raw:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
-        """A read-only transaction (never waits for writers on SQLite: WAL)."""
+        """One read statement, which is its own transaction (SQLite: WAL, never waits)."""
         if self.pg:
             with self._pg() as conn, conn.cursor() as cursor:
-                yield RawTx(cursor, True)
-                conn.rollback()
+                yield RawTx(cursor, True, 1)
             return
         if self.file is None:
             with self.engine.connect() as sa_conn:
                 yield sa_conn
                 sa_conn.rollback()
             return
-        conn = self._sqlite()
-        conn.execute("BEGIN")
-        try:
-            yield RawTx(conn.cursor(), False)
-        finally:
-            conn.execute("ROLLBACK")
+        yield RawTx(self._sqlite().cursor(), False, 1)
 
 
 @functools.lru_cache(maxsize=256)
@@ -277,6 +293,11 @@ def migrate(engine: Engine) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        if engine.dialect.name == "postgresql":
+            from server.statements import functions
+
+            for statement in functions():
+                conn.exec_driver_sql(statement)
         conn.commit()
 
 

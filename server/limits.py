@@ -37,6 +37,7 @@ from sqlalchemy import Connection, select
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
 from server.db import RawTx, Tx, sql
+from server.statements import ADDRESS_ATTEMPT, ADDRESS_SUCCESS, FACE_ATTEMPT, RESET
 from server.tables import attempts
 
 
@@ -78,27 +79,6 @@ _UPDATE = ('UPDATE attempts SET failures = :failures, window_start = :window_sta
            'locked_until = :locked_until, last_failure = :last_failure WHERE "key" = :key')
 
 
-# One statement per face or address attempt. In the UPDATE branch every column reference is
-# the row's value before the update (SQL evaluates SET expressions on the old row). The WHERE
-# of DO UPDATE refuses the attempt: the row stays as it was and nothing is returned.
-_FACE = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
-         'VALUES (:key, 1, :now, :first_lock, :now) ON CONFLICT ("key") DO UPDATE SET '
-         'failures = CASE WHEN attempts.locked_until > 0 OR :now - attempts.last_failure > '
-         ':forget THEN 1 ELSE attempts.failures + 1 END, '
-         'locked_until = CASE WHEN (CASE WHEN attempts.locked_until > 0 OR :now - '
-         'attempts.last_failure > :forget THEN 1 ELSE attempts.failures + 1 END) >= :limit '
-         'THEN :until ELSE 0 END, last_failure = :now '
-         'WHERE attempts.locked_until <= :now RETURNING failures')
-_ADDRESS = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
-            'VALUES (:key, 1, :now, 0, :now) ON CONFLICT ("key") DO UPDATE SET '
-            'failures = CASE WHEN :now - attempts.window_start >= :window THEN 1 '
-            'ELSE attempts.failures + 1 END, '
-            'window_start = CASE WHEN :now - attempts.window_start >= :window THEN :now '
-            'ELSE attempts.window_start END, last_failure = :now '
-            'WHERE :now - attempts.window_start >= :window OR attempts.failures < :limit '
-            'RETURNING failures')
-
-
 def _load(conn: Tx, key: str, now: float) -> _Row:
     pg = conn.pg if isinstance(conn, RawTx) else conn.dialect.name == "postgresql"
     query = _SELECT + (" FOR UPDATE" if pg else "")
@@ -121,11 +101,18 @@ def face_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
     for ``forget_after``) starts a fresh budget; reaching ``face_limit`` locks the path for
     ``face_lock_seconds``.
     """
-    until = now + policy.face_lock_seconds
-    row = sql(conn, _FACE, {"key": key, "now": now, "forget": policy.forget_after,
-                            "limit": policy.face_limit, "until": until,
-                            "first_lock": until if policy.face_limit <= 1 else 0.0}).fetchone()
+    values = face_values(now, policy)
+    row = sql(conn, FACE_ATTEMPT, {"key": key, "now": now, "forget": values["forget"],
+                                   "limit": values["face_limit"], "until": values["until"],
+                                   "first_lock": values["first_lock"]}).fetchone()
     return row is not None
+
+
+def face_values(now: float, policy: Policy) -> dict[str, float | int]:
+    """The policy's numbers for one face attempt at ``now`` (the SQL does the rest)."""
+    until = now + policy.face_lock_seconds
+    return {"forget": policy.forget_after, "face_limit": policy.face_limit, "until": until,
+            "first_lock": until if policy.face_limit <= 1 else 0.0}
 
 
 def password_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
@@ -155,20 +142,19 @@ def address_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
     """Count one unconfirmed attempt from an address; False past the window's limit."""
     if policy.ip_limit <= 0:
         return False
-    row = sql(conn, _ADDRESS, {"key": key, "now": now, "window": policy.ip_window_seconds,
-                               "limit": policy.ip_limit}).fetchone()
+    row = sql(conn, ADDRESS_ATTEMPT, {"key": key, "now": now,
+                                      "window": policy.ip_window_seconds,
+                                      "limit": policy.ip_limit}).fetchone()
     return row is not None
 
 
 def address_success(conn: Tx, key: str) -> None:
-    sql(conn, 'UPDATE attempts SET failures = failures - 1 WHERE "key" = :key AND failures > 0',
-        {"key": key})
+    sql(conn, ADDRESS_SUCCESS, {"key": key})
 
 
 def reset(conn: Tx, key: str) -> None:
     """A success: the count and any lock are cleared (the row stays, saving an insert)."""
-    sql(conn, 'UPDATE attempts SET failures = 0, locked_until = 0 WHERE "key" = :key '
-        'AND (failures > 0 OR locked_until > 0)', {"key": key})
+    sql(conn, RESET, {"key": key})
 
 
 def face_key(site: str, user: str) -> str:
@@ -187,4 +173,5 @@ def status(conn: Connection, key: str) -> tuple[int, float] | None:
 
 
 __all__ = ["Policy", "address_attempt", "address_success", "face_attempt", "face_key",
+           "face_values",
            "password_attempt", "password_delay", "password_key", "reset", "status"]

@@ -4,10 +4,12 @@ Every flow step is one transaction: a step either happens completely or not at a
 worker killed mid-request leaves no half-written enrolment. Refusals raise
 ``pyapp.errors.Refused`` with a code from ``pyapp.protocol.ERRORS``.
 
-The hot steps (challenge, evaluate, verify) run hand-written statements on raw DB-API
-connections (``server.db.Raw``): one INSERT for a challenge; the claim and one upsert per
-counter for an evaluation; take, key lookup, two counter updates and the audit row for a
-verification.
+The hot steps (challenge, evaluate, verify) run the statements of ``server.statements`` on
+raw DB-API connections (``server.db.Raw``): a challenge is one INSERT; an evaluation the
+claim and one upsert per counter (on PostgreSQL one function call doing the same); a
+verification one read (challenge and public key), the Ed25519 check outside any lock, then
+one write transaction: take the challenge, on success clear the counts, and the audit row
+(on PostgreSQL one function call).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pyapp.protocol import (
     signed_message,
 )
 from server import limits, oprf
+from server import statements as q
 from server.assertions import AssertionInvalid, check_session
 from server.db import Raw, Tx, sql, transaction
 from server.keys import ServerKeys
@@ -49,16 +52,6 @@ DEFAULT_HELPER_BYTES = 256  # decoy size for portable sites that have no templat
 _DUMMY_PUBLIC = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))  # RFC 8032 test 1
 _SITE_CACHE_SECONDS = 5.0
-_CLAIM = ('UPDATE challenges SET state = :new WHERE id = :id AND site_id = :site AND '
-          '"user" = :user AND state = :fresh AND expires_at > :now AND origin = :origin')
-_TAKE = ('UPDATE challenges SET state = :used + state WHERE id = :id AND site_id = :site AND '
-         '"user" = :user AND state IN (:evaluated, :decoy) AND purpose IN (:p1, :p2) AND '
-         'expires_at > :now AND origin = :origin RETURNING state, nonce, purpose, origin')
-_INSERT_CHALLENGE = ('INSERT INTO challenges (id, site_id, "user", purpose, origin, nonce, '
-                     'expires_at, state) VALUES (:id, :site, :user, :purpose, :origin, :nonce, '
-                     ':expires, :state)')
-_PUBLIC_KEY = ('SELECT t.public_key FROM templates t JOIN users u ON u.id = t.user_id '
-               'WHERE u.site_id = :site AND u.external_id = :user')
 _SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation '
          'FROM sites WHERE name = :name')
 
@@ -156,14 +149,17 @@ class Store:
         cid, nonce = self.random_bytes(CHALLENGE_ID_BYTES), self.random_bytes(NONCE_BYTES)
         expires = int(now) + CHALLENGE_TTL_SECONDS
         helper = None
-        with self.raw.write() as conn:
-            sql(conn, _INSERT_CHALLENGE,
+        if site.storage_mode == "portable" and req.purpose != "enrol":
+            with self.engine.connect() as sa_conn:
+                helper = self._helper(sa_conn, site, req.user)
+                sa_conn.rollback()
+        with self.raw.write(single=True) as conn:
+            sql(conn, q.INSERT_CHALLENGE,
                 {"id": cid, "site": site.id, "user": req.user, "purpose": req.purpose,
                  "origin": origin, "nonce": nonce, "expires": float(expires), "state": FRESH})
-            if site.storage_mode == "portable" and req.purpose != "enrol":
-                helper = self._helper(conn, site, req.user)
-            if random.random() < 0.01:
-                sql(conn, "DELETE FROM challenges WHERE expires_at < :t", {"t": now - 60})
+        if random.random() < 0.01:
+            with self.raw.write(single=True) as conn:
+                sql(conn, q.PURGE_CHALLENGES, {"before": now - 60})
         return Challenge(challenge_id=cid, nonce=nonce, expires_at=expires, helper=helper)
 
     def _helper(self, conn: Tx, site: Site, user: str) -> bytes:
@@ -185,20 +181,37 @@ class Store:
         except CryptoError as exc:
             raise Refused("invalid_element", str(exc), "blinded") from exc
         now = self.clock()
-        with self.raw.write() as conn:
-            claimed = sql(conn, _CLAIM, {
-                "new": EVALUATED, "id": req.challenge_id, "site": site.id, "user": req.user,
-                "fresh": FRESH, "now": now, "origin": origin or ""}).rowcount
-            if claimed != 1:
+        face_key, address_key = limits.face_key(site.name, req.user), f"faceip:{address}"
+        if self.raw.pg:
+            values = limits.face_values(now, self.policy)
+            with self.raw.write(single=True) as conn:
+                try:
+                    outcome = sql(conn, q.evaluate_call(), {
+                        "id": req.challenge_id, "site": site.id, "user": req.user,
+                        "origin": origin or "", "now": now, "face_key": face_key, **values,
+                        "address_key": address_key, "window": self.policy.ip_window_seconds,
+                        "ip_limit": self.policy.ip_limit}).fetchone()[0]
+                except Exception as exc:
+                    if q.RATE_LIMITED in str(exc):
+                        raise Refused("rate_limited") from exc
+                    raise
+            if outcome == 0:
                 raise Refused("challenge_invalid")
-            # Lock order everywhere: the account's row, then the address's row (no deadlocks).
-            real = limits.face_attempt(conn, limits.face_key(site.name, req.user), now,
-                                       self.policy)
-            if not limits.address_attempt(conn, f"faceip:{address}", now, self.policy):
-                raise Refused("rate_limited")  # (rolls the claim and the count back)
-            if not real:
-                sql(conn, "UPDATE challenges SET state = :s WHERE id = :id",
-                    {"s": DECOY, "id": req.challenge_id})
+            real = outcome == 1
+        else:
+            with self.raw.write() as conn:
+                claimed = sql(conn, q.CLAIM, {
+                    "new": EVALUATED, "id": req.challenge_id, "site": site.id,
+                    "user": req.user, "fresh": FRESH, "now": now, "origin": origin or ""
+                }).rowcount
+                if claimed != 1:
+                    raise Refused("challenge_invalid")
+                # Lock order everywhere: the account's row, then the address's row.
+                real = limits.face_attempt(conn, face_key, now, self.policy)
+                if not limits.address_attempt(conn, address_key, now, self.policy):
+                    raise Refused("rate_limited")  # (rolls the claim and the count back)
+                if not real:
+                    sql(conn, q.DECOY_STATE, {"decoy": DECOY, "id": req.challenge_id})
         if not real:  # locked: the answer a wrong face would get
             return Evaluation(evaluated=oprf.random_element())
         secret = self.keys.oprf_secret(site.name, req.user)
@@ -208,7 +221,7 @@ class Store:
               purposes: tuple[str, ...], origin: str | None
               ) -> tuple[int, bytes, str, str] | None:
         """Consume an evaluated challenge: (state it had, nonce, purpose, origin), or None."""
-        row = sql(conn, _TAKE, {  # the new state is 3 + the old: 4 was evaluated, 5 a decoy
+        row = sql(conn, q.TAKE, {  # the new state is 3 + the old: 4 was evaluated, 5 a decoy
             "used": USED, "id": cid, "site": site.id, "user": user, "evaluated": EVALUATED,
             "decoy": DECOY, "p1": purposes[0], "p2": purposes[-1], "now": self.clock(),
             "origin": origin or ""}).fetchone()
@@ -219,25 +232,40 @@ class Store:
     def verify(self, req: VerifyRequest, origin: str | None, address: str) -> bool:
         """True when the signature opens; every failure is the same False."""
         site = self.site(req.site)
+        now = self.clock()
+        where = {"id": req.challenge_id, "site": site.id, "user": req.user,
+                 "evaluated": EVALUATED, "decoy": DECOY, "p1": "verify", "p2": "withdraw",
+                 "now": now, "origin": origin or ""}
+        with self.raw.read() as conn:
+            nonce, purpose, key = sql(conn, q.VERIFY_READ, where).fetchone()
+        public = _DUMMY_PUBLIC if key is None else Ed25519PublicKey.from_public_bytes(bytes(key))
+        message = signed_message(purpose or "verify", site.name, req.user, origin or "",
+                                 req.challenge_id, bytes(nonce or bytes(NONCE_BYTES)))
+        try:
+            public.verify(req.signature, message)
+            signature_ok = key is not None and nonce is not None
+        except InvalidSignature:
+            signature_ok = False
+        # The write re-checks the challenge while consuming it: a replay racing this verify
+        # between the read and here finds it used.
+        face_key, address_key = limits.face_key(site.name, req.user), f"faceip:{address}"
+        subject = self.keys.pseudonym(site.name, req.user)
+        if self.raw.pg:
+            with self.raw.write(single=True) as conn:
+                return bool(sql(conn, q.verify_call(), {
+                    "id": req.challenge_id, "site": site.id, "user": req.user,
+                    "origin": origin or "", "now": now, "p1": "verify", "p2": "withdraw",
+                    "signature_ok": signature_ok, "face_key": face_key,
+                    "address_key": address_key, "subject": subject}).fetchone()[0])
         with self.raw.write() as conn:
-            taken = self._take(conn, site, req.user, req.challenge_id, ("verify", "withdraw"),
-                               origin)
-            row = sql(conn, _PUBLIC_KEY, {"site": site.id, "user": req.user}).fetchone()
-            good = taken is not None and taken[0] == EVALUATED and row is not None
-            public = (Ed25519PublicKey.from_public_bytes(bytes(row[0])) if row
-                      else _DUMMY_PUBLIC)
-            purpose, nonce = (taken[2], taken[1]) if taken else ("verify", bytes(NONCE_BYTES))
-            message = signed_message(purpose, site.name, req.user, origin or "",
-                                     req.challenge_id, nonce)
-            try:
-                public.verify(req.signature, message)
-            except InvalidSignature:
-                good = False
+            taken = sql(conn, q.TAKE, {**where, "used": USED}).fetchone()
+            good = signature_ok and taken is not None and int(taken[0]) == USED + EVALUATED
             if good:
-                limits.reset(conn, limits.face_key(site.name, req.user))
-                limits.address_success(conn, f"faceip:{address}")
-            self.log(conn, site, "verified" if good else "verify_failed", req.user,
-                     "face" if good else None)
+                limits.reset(conn, face_key)
+                limits.address_success(conn, address_key)
+            sql(conn, q.AUDIT, {"site": site.id, "at": now, "subject": subject,
+                                "event": "verified" if good else "verify_failed",
+                                "detail": "face" if good else None})
         return good
 
     def enrol(self, req: EnrolRequest, origin: str | None, address: str = "unknown") -> Site:

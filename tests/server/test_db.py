@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, inspect, text
@@ -73,3 +74,36 @@ def test_downgrade_and_upgrade(tmp_path: Path) -> None:
 def test_unsupported_database() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         db.make_engine("mysql://x/y")
+
+
+def test_raw_single_statement_transaction(database_url: str) -> None:
+    """A one-statement write needs no BEGIN; a second statement in it is refused."""
+    engine = db.make_engine(database_url)
+    db.migrate(engine)
+    raw = db.Raw(engine)
+    with raw.write(single=True) as conn:
+        db.sql(conn, "INSERT INTO audit (site_id, at, event) VALUES (1, 1.0, 'x')")
+    with pytest.raises(RuntimeError, match="second statement"), raw.write(single=True) as conn:
+        db.sql(conn, "SELECT 1")
+        db.sql(conn, "SELECT 1")
+    with pytest.raises(ValueError), raw.write() as conn:  # a transaction rolls back whole
+        db.sql(conn, "INSERT INTO audit (site_id, at, event) VALUES (1, 2.0, 'y')")
+        raise ValueError("boom")
+    with raw.read() as conn:
+        assert [r[0] for r in db.sql(conn, "SELECT event FROM audit").fetchall()] == ["x"]
+    raw.dispose()
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_postgres_step_functions_installed(postgres: Any) -> None:
+    from server import statements
+
+    engine = db.make_engine(postgres.new_database())
+    db.migrate(engine)
+    db.migrate(engine)  # installing again (every worker start) is harmless
+    with engine.connect() as conn:
+        names = set(conn.execute(text("SELECT proname FROM pg_proc WHERE proname LIKE "
+                                      "'ownface_%'")).scalars())
+    assert names == {statements.EVALUATE_FUNCTION, statements.VERIFY_FUNCTION}
+    engine.dispose()
