@@ -10,6 +10,7 @@ cannot carry an image, an embedding or its bits.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -54,6 +55,16 @@ def form_problem(body: bytes) -> str | None:
     return None
 
 
+def is_assertion_handoff(data: object) -> bool:
+    """The business page passing OwnFace's signed assertion (a compact JWS) to its backend."""
+    if not isinstance(data, dict) or set(data) != {"assertion"}:
+        return False
+    token = data["assertion"]
+    return (isinstance(token, str) and len(token) <= protocol.MAX_ASSERTION_CHARS
+            and re.fullmatch(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", token)
+            is not None)
+
+
 def body_problem(body: bytes | None, path: str = "") -> str | None:
     """Why this request body is not allowed to leave the device, or None if it may."""
     if not body:
@@ -66,6 +77,8 @@ def body_problem(body: bytes | None, path: str = "") -> str | None:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return "a body that is not JSON (binary data such as an image?)"
+    if is_assertion_handoff(data):
+        return None
     for message in REQUEST_MESSAGES:
         try:
             message.parse(data)

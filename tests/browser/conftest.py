@@ -99,6 +99,7 @@ def pyodide_suite() -> list[str]:
     files = [tests / "__init__.py", tests / "conftest.py"]
     files += sorted(p for p in (tests / "pyapp").rglob("*") if p.is_file()
                     and "__pycache__" not in p.parts and p.suffix in {".py", ".json"})
+    files += sorted((ROOT / "models").glob("*.json"))  # manifest and binarisation parameters
     return [p.relative_to(ROOT).as_posix() for p in files]
 
 
@@ -160,14 +161,14 @@ def camera_file(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[np.n
 
 @pytest.fixture
 def launch_with_camera(browser_type: Any, browser_type_launch_args: dict[str, Any]
-                       ) -> Iterator[Callable[[Path], Any]]:
+                       ) -> Iterator[Callable[..., Any]]:
     """Launch Chromium whose (fake) camera shows the given .y4m file."""
     launched: list[Any] = []
 
-    def launch(camera: Path) -> Any:
+    def launch(camera: Path, extra: tuple[str, ...] = ()) -> Any:
         args = [*browser_type_launch_args["args"], "--use-fake-ui-for-media-stream",
                 "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={camera}"]
+                f"--use-file-for-fake-video-capture={camera}", *extra]
         browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
         launched.append(browser)
         return browser

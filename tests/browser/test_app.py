@@ -163,12 +163,12 @@ def test_declining_leads_to_the_password_and_never_to_the_camera(
     assert v.camera_requests() == 0
     v.page.goto(f"{live_server.url}/app/?site=demo&user=paula#password")
     v.page.fill("#password-input", "violet-harbour-sandwich-41")
-    v.page.click("#password form button[type=submit]")
+    v.page.click("#password > form button[type=submit]")
     assert "did not work" in (v.page.text_content("#result") or "")
     assert v.camera_requests() == 0
     v.page.goto(f"{live_server.url}/app/?site=demo&user=paula#password")
     v.page.fill("#password-input", "violet-harbour-sandwich-42")
-    v.page.click("#password form button[type=submit]")
+    v.page.click("#password > form button[type=submit]")
     assert "Verified" in (v.page.text_content("#result") or "")
     assert "/app/password" in (v.page.text_content("#sent-list") or "")
     assert v.camera_requests() == 0

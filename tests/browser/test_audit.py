@@ -54,3 +54,11 @@ def test_the_password_form_passes_but_not_with_extra_fields() -> None:
     assert body_problem(form + b"&embedding=0.1,0.2", "/app/password") is not None
     assert body_problem(b"\xff\xd8\xff" + bytes(500), "/app/password") is not None
     assert body_problem(form, "/api/v1/verify") is not None  # only the form's own path
+
+
+def test_the_business_may_pass_the_assertion_to_its_backend_and_nothing_more() -> None:
+    ok = json.dumps({"assertion": "eyJhbGciOiJFZDI1NTE5In0.eyJzdWIiOiJhIn0.c2lnbmF0dXJl"})
+    assert body_problem(ok.encode()) is None
+    sneaky = json.dumps({"assertion": "a.b.c", "embedding": [0.1] * 128})
+    assert body_problem(sneaky.encode()) is not None
+    assert body_problem(json.dumps({"assertion": "not a jws"}).encode()) is not None
