@@ -1,0 +1,119 @@
+"""The server-rendered app page: it works at once, refuses bad links clearly, frames only for
+the site's origins, keeps themes readable, and its password forms follow the API's rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from server import db, defaults, theme
+from server.app import create_app
+from server.settings import Settings
+
+ORIGIN = "http://testserver"
+SHOP = "http://shop.example"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path, public_origin=ORIGIN,
+                        extra={"argon2_memory_kib": 1024, "argon2_time_cost": 1})
+    engine = db.make_engine(settings.database)
+    db.migrate(engine)
+    defaults.ensure_demo_site(engine, [ORIGIN, SHOP])
+    engine.dispose()
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def test_the_page_shows_the_notice_and_both_choices(client: TestClient) -> None:
+    r = client.get("/app/?site=demo&user=alice")
+    assert r.status_code == 200
+    assert "Use my face" in r.text and "Use a password instead" in r.text
+    assert defaults.NOTICE_EN.splitlines()[0].split('"')[1] in r.text  # the site's own text
+    assert r.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+
+
+def test_language_follows_the_browser_and_can_be_switched(client: TestClient) -> None:
+    zh = client.get("/app/?site=demo&user=alice", headers={"Accept-Language": "zh-CN,zh"})
+    assert '<html lang="zh-CN">' in zh.text and "使用人脸识别" in zh.text
+    assert "lang=en" in zh.text  # the switch link
+    en = client.get("/app/?site=demo&user=alice&lang=en", headers={"Accept-Language": "zh"})
+    assert '<html lang="en">' in en.text
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("site=demo", 400), ("user=alice", 400), ("site=demo&user=a%20b", 400),
+    ("site=demo&user=alice&action=delete", 400), ("site=nope&user=alice", 404),
+    ("site=demo&user=alice&embed=https://evil.example", 400),
+    ("site=demo&user=alice&embed=javascript:alert(1)", 400),
+])
+def test_bad_links_get_a_clear_page(client: TestClient, query: str, status: int) -> None:
+    r = client.get(f"/app/?{query}")
+    assert r.status_code == status
+    assert 'role="alert"' in r.text and "Traceback" not in r.text
+
+
+def test_only_the_sites_origins_may_frame_the_widget(client: TestClient) -> None:
+    r = client.get(f"/app/?site=demo&user=alice&embed={SHOP}")
+    assert r.status_code == 200
+    csp = r.headers["content-security-policy"]
+    ancestors = csp.split("frame-ancestors")[1].split(";")[0].split()
+    assert sorted(ancestors) == sorted(["'self'", ORIGIN, SHOP])
+    assert r.headers["cross-origin-resource-policy"] == "cross-origin"
+
+
+def test_theme_values_are_checked_and_unreadable_pairs_dropped() -> None:
+    assert theme.parse({"theme-accent": "#5b2a86", "theme-radius": "12px"}) == \
+        {"accent": "#5b2a86", "radius": "12px"}
+    assert theme.parse({"theme-accent": "#ffff00"}) == {}  # white on yellow: 1.07:1
+    assert theme.parse({"theme-accent": "red;} body{display:none"}) == {}
+    assert theme.parse({"theme-text": "#777777"}) == {}  # 4.48:1 on white: just below AA
+    assert round(theme.contrast("#1f4e99", "#ffffff"), 1) >= 4.5
+
+
+def form(**fields: str) -> dict[str, str]:
+    return {"site": "demo", "user": "paula", "lang": "en", "action": "auto", **fields}
+
+
+def test_password_forms_set_and_verify(client: TestClient) -> None:
+    weak = client.post("/app/password", data=form(kind="set", password="password"),
+                       headers={"Origin": ORIGIN})
+    assert "stronger password" in weak.text
+    saved = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93"),
+                        headers={"Origin": ORIGIN})
+    assert "password is saved" in saved.text
+    wrong = client.post("/app/password", data=form(kind="verify", password="amber-tiger-lake"),
+                        headers={"Origin": ORIGIN})
+    assert "did not work" in wrong.text and "data-emit" not in wrong.text
+    right = client.post("/app/password", data=form(kind="verify",
+                                                   password="amber-tiger-lake-93"),
+                        headers={"Origin": ORIGIN})
+    assert "Verified" in right.text and "data-emit" in right.text and "data-session" in right.text
+    stranger = client.post("/app/password", data=form(user="nobody", kind="verify",
+                                                      password="amber-tiger-lake-93"),
+                           headers={"Origin": ORIGIN})
+    assert "did not work" in stranger.text  # same answer as a wrong password
+
+
+def test_password_form_from_another_origin_is_refused(client: TestClient) -> None:
+    r = client.post("/app/password", data=form(kind="verify", password="x" * 10),
+                    headers={"Origin": "https://evil.example"})
+    assert 'data-problem="origin_not_allowed"' in r.text
+
+
+@pytest.mark.parametrize("body", [b"site=demo&user=alice&" + b"x" * 20_000, b"\xff\xfe"])
+def test_oversized_or_broken_forms_are_refused(client: TestClient, body: bytes) -> None:
+    r = client.post("/app/password", content=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded",
+                             "Origin": ORIGIN})
+    assert r.status_code == 400
+
+
+def test_json_is_not_a_form(client: TestClient) -> None:
+    r = client.post("/app/password", json={"site": "demo"}, headers={"Origin": ORIGIN})
+    assert r.status_code == 400
