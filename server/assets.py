@@ -250,7 +250,8 @@ def _manifest(sources: list[Source], built: Path, models: dict[str, str]) -> dic
         by_package["onnxruntime-web"]
     app_wheels = [f"/assets/{s.dest}/{s.download}" for s in sources
                   if s.kind == "pypi" and s.group == "app" and not s.strip]
-    test_wheels = [f"/assets/{s.dest}/{s.download}" for s in sources if s.group == "test"]
+    test_wheels = [f"/assets/{s.dest}/{s.download}" for s in sources
+                   if s.group == "test" and s.kind == "pypi" and not s.strip]
     return {
         "pyodide": f"/assets/{pyodide.dest}/pyodide.mjs",
         "pyodide_dir": f"/assets/{pyodide.dest}/",
