@@ -6,7 +6,7 @@ declared length is larger), must be JSON, and is parsed by the strict protocol c
 nothing but the listed fields (and nothing shaped like an image or an embedding) gets in.
 Refusals are ``ErrorBody`` JSON with a stable code. See docs/api.md.
 
-POST endpoints are plain ASGI callables (:class:`Post`): no Request or Response objects, and
+POST endpoints are plain ASGI callables (``server.endpoints.Post``): no Request or Response, and
 ``server.cors.ApiGate`` hands them their exact path from a dict instead of routing. Steps
 that take long (argon2, the SQLAlchemy flows) run in the thread pool. The face steps
 (challenge, evaluate, verify) run on the event loop: each is one or two short statements
@@ -18,30 +18,25 @@ CPU than the work (measured: about 0.3 ms per request). With a PostgreSQL server
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
 
-from pyapp.errors import ProtocolError, Refused
+from pyapp.errors import Refused
 from pyapp.protocol import (
     API_PREFIX,
-    ERRORS,
-    MAX_BODY_BYTES,
     ChallengeRequest,
     ConsentGrant,
     Enrolled,
     EnrolRequest,
     Erase,
-    ErrorBody,
     EvaluateRequest,
     Message,
     PasswordChange,
@@ -53,7 +48,8 @@ from pyapp.protocol import (
 )
 from server import audit_export, consent, db, keys, limits, openapi, passwords
 from server.assertions import issue, jwks, mint_session
-from server.cors import ApiGate, Headers
+from server.cors import ApiGate
+from server.endpoints import Caller, Post, refusal
 from server.settings import Settings
 from server.store import Site, Store
 
@@ -68,115 +64,9 @@ class ApiParts:
     store: Store | None = None
 
 
-def refusal(code: str, message: str = "", field_name: str | None = None
-            ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """(status, body, headers) of a refusal with one of the protocol's error codes."""
-    status, default = ERRORS[code]
-    body = ErrorBody(error=code, message=message or default, field=field_name)
-    headers = {"Cache-Control": "no-store"}
-    if code == "rate_limited":
-        headers["Retry-After"] = "60"
-    return status, body.to_json(), headers
-
-
 def error(code: str, message: str = "", field_name: str | None = None) -> JSONResponse:
     status, body, headers = refusal(code, message, field_name)
     return JSONResponse(body, status, headers=headers)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ProtocolError(key, "duplicate field")
-        out[key] = value
-    return out
-
-
-def _no_constants(name: str) -> Any:
-    raise ProtocolError("body", f"{name} is not JSON")
-
-
-def parse_body(body: bytes, cls: type[M]) -> M:
-    try:
-        data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-    except ProtocolError:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise ProtocolError("body", "is not valid UTF-8 JSON") from exc
-    return cls.parse(data)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """What a POST handler knows about the request besides its body."""
-
-    origin: str | None
-    authorization: str | None
-    address: str
-
-
-_NO_STORE = (b"cache-control", b"no-store")
-_JSON = (b"content-type", b"application/json")
-
-
-class Post(Generic[M]):
-    """One POST endpoint as a plain ASGI app: read the capped body, parse the message, run
-    ``handler(caller, message)`` (inline, or in the thread pool), answer JSON."""
-
-    def __init__(self, cls: type[M], handler: Callable[[Caller, M], Message],
-                 inline: bool = False) -> None:
-        self.cls = cls
-        self.handler = handler
-        self.inline = inline
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handle(scope, receive, send, [])
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, extra: Headers) -> None:
-        origin = authorization = None
-        ctype = b""
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                origin = value.decode("latin-1")
-            elif name == b"content-type":
-                ctype = value
-            elif name == b"authorization":
-                authorization = value.decode("latin-1")
-        client = scope.get("client")
-        caller = Caller(origin, authorization, client[0] if client else "unknown")
-        headers = [_NO_STORE]
-        try:
-            if ctype.split(b";", 1)[0].strip().lower() != b"application/json":
-                raise Refused("unsupported_media_type")
-            body = b""
-            more = True
-            while more:
-                message = await receive()
-                if message["type"] != "http.request":  # the client went away
-                    return
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > MAX_BODY_BYTES:
-                    raise Refused("too_large")
-            msg = parse_body(body, self.cls)
-            if self.inline:
-                result = self.handler(caller, msg)
-            else:
-                result = await run_in_threadpool(self.handler, caller, msg)
-            status, out = 200, result.to_json()
-        except ProtocolError as exc:
-            status, out, _ = refusal("bad_request", str(exc), exc.field)
-        except Refused as exc:
-            status, out, more_headers = refusal(
-                exc.code, "" if str(exc) == exc.code else str(exc), exc.field)
-            if "Retry-After" in more_headers:
-                headers.append((b"retry-after", more_headers["Retry-After"].encode()))
-        data = json.dumps(out, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-length", str(len(data)).encode()), _JSON, *headers, *extra]})
-        await send({"type": "http.response.body", "body": data})
 
 
 def build(settings: Settings) -> ApiParts:

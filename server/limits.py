@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
-from server.db import RawTx, Tx, sql
+from server.rawdb import RawTx, Tx, sql
 from server.statements import ADDRESS_ATTEMPT, ADDRESS_SUCCESS, FACE_ATTEMPT, RESET
 from server.tables import attempts
 

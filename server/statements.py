@@ -1,7 +1,7 @@
 """The SQL of the face steps, and the same steps as PostgreSQL functions.
 
 Every statement here is plain SQL with ``:name`` parameters that SQLite and PostgreSQL both
-run (``server.db.sql``). On SQLite a step is a short transaction of these statements. On
+run (``server.rawdb.sql``). On SQLite a step is a short transaction of these statements. On
 PostgreSQL each statement is a network round trip, so the two multi-statement steps,
 evaluate and the write half of verify, also exist as PL/pgSQL functions whose bodies are
 made from these very statements (:func:`functions`): one call, one round trip, one

@@ -5,7 +5,7 @@ worker killed mid-request leaves no half-written enrolment. Refusals raise
 ``pyapp.errors.Refused`` with a code from ``pyapp.protocol.ERRORS``.
 
 The hot steps (challenge, evaluate, verify) run the statements of ``server.statements`` on
-raw DB-API connections (``server.db.Raw``): a challenge is one INSERT; an evaluation the
+raw DB-API connections (``server.rawdb.Raw``): a challenge is one INSERT; an evaluation the
 claim and one upsert per counter (on PostgreSQL one function call doing the same); a
 verification one read (challenge and public key), the Ed25519 check outside any lock, then
 one write transaction: take the challenge, on success clear the counts, and the audit row
@@ -41,9 +41,10 @@ from pyapp.protocol import (
 from server import limits, oprf
 from server import statements as q
 from server.assertions import AssertionInvalid, check_session
-from server.db import Raw, Tx, sql, transaction
+from server.db import transaction
 from server.keys import ServerKeys
 from server.passwords import Hasher
+from server.rawdb import Raw, Tx, sql
 from server.tables import DECOY, EVALUATED, FRESH, USED, templates
 from server.tables import users as users_t
 

@@ -76,25 +76,6 @@ def test_unsupported_database() -> None:
         db.make_engine("mysql://x/y")
 
 
-def test_raw_single_statement_transaction(database_url: str) -> None:
-    """A one-statement write needs no BEGIN; a second statement in it is refused."""
-    engine = db.make_engine(database_url)
-    db.migrate(engine)
-    raw = db.Raw(engine)
-    with raw.write(single=True) as conn:
-        db.sql(conn, "INSERT INTO audit (site_id, at, event) VALUES (1, 1.0, 'x')")
-    with pytest.raises(RuntimeError, match="second statement"), raw.write(single=True) as conn:
-        db.sql(conn, "SELECT 1")
-        db.sql(conn, "SELECT 1")
-    with pytest.raises(ValueError), raw.write() as conn:  # a transaction rolls back whole
-        db.sql(conn, "INSERT INTO audit (site_id, at, event) VALUES (1, 2.0, 'y')")
-        raise ValueError("boom")
-    with raw.read() as conn:
-        assert [r[0] for r in db.sql(conn, "SELECT event FROM audit").fetchall()] == ["x"]
-    raw.dispose()
-    engine.dispose()
-
-
 @pytest.mark.postgres
 def test_postgres_step_functions_installed(postgres: Any) -> None:
     from server import statements
