@@ -27,8 +27,7 @@ EN: dict[str, str] = {
     "use_password_note": "No camera needed. Choosing this has no downside.",
     "consent_heading": "Your consent",
     "consent_label": "I agree that this site uses facial recognition on this device to verify "
-                     "me, as described in the notice above. I can withdraw this consent at any "
-                     "time.",
+                     "me, as described in the notice. I can withdraw this consent at any time.",
     "consent_needed": "Please tick the box to agree, or use a password instead.",
     "consent_recorded": "You agreed on {date}. You can withdraw at any time.",
     "start_camera": "Agree and start the camera",
@@ -106,7 +105,7 @@ ZH: dict[str, str] = {
     "use_password": "改用密码",
     "use_password_note": "无需摄像头。选择密码不会对您有任何不利影响。",
     "consent_heading": "您的同意",
-    "consent_label": "我同意本网站按照上面的告知，在本设备上使用人脸识别来验证我的身份。"
+    "consent_label": "我同意本网站按照上述告知，在本设备上使用人脸识别来验证我的身份。"
                      "我可以随时撤回此同意。",
     "consent_needed": "请勾选同意，或改用密码。",
     "consent_recorded": "您已于 {date} 同意。您可以随时撤回。",

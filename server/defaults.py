@@ -26,9 +26,8 @@ How: your camera is used only after you agree below, and only for the few second
 Your face is processed on this device, inside this browser. No photo and no description of \
 your face is sent to us or to anyone else.
 
-What is kept: a protected template: random-looking helper data on this device and a public \
-key on our server. It cannot be turned back into a picture of you, and it does not work for \
-any other site.
+What is kept: a protected template: helper data on this device and a public key on our \
+server. Neither is a photo, and neither works for any other site.
 
 For how long: until you withdraw consent or your account is closed, and at most 12 months \
 after your last use.
@@ -45,8 +44,8 @@ NOTICE_ZH = """\
 方式：只有在您于下方表示同意之后，才会打开摄像头，并且只使用几秒钟。您的面部信息在本设备的浏览器中处理，\
 不会向我们或任何其他方发送照片或面部特征描述。
 
-保存什么：一个受保护的模板：保存在本设备上的随机辅助数据，以及保存在我们服务器上的公钥。\
-它无法还原成您的照片，也不能用于任何其他网站。
+保存什么：一个受保护的模板：保存在本设备上的辅助数据，以及保存在我们服务器上的公钥。\
+两者都不是照片，也都不能用于任何其他网站。
 
 保存多久：直到您撤回同意或注销账户为止，且最长不超过您最后一次使用后的 12 个月。
 
