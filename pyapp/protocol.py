@@ -94,6 +94,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Send the site's admin token: Authorization: Bearer <token>."),
     "forbidden": (403, "Not allowed."),
     "origin_not_allowed": (403, "This origin is not allowed for this site."),
+    "kiosk_required": (403, "This site keeps templates for its own kiosks: verify at one of "
+                            "them, or use your password."),
     "no_consent": (403, "There is no active consent for face verification."),
     "not_found": (404, "No such endpoint."),
     "unknown_site": (404, "No such site."),

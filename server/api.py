@@ -69,6 +69,13 @@ def error(code: str, message: str = "", field_name: str | None = None) -> JSONRe
     return JSONResponse(body, status, headers=headers)
 
 
+def kiosk_token(authorization: str | None) -> str | None:
+    """``Authorization: Kiosk <token>``: a portable site's kiosk asking for helper data."""
+    if authorization and authorization[:6].lower() == "kiosk ":
+        return authorization[6:].strip()
+    return None
+
+
 def build(settings: Settings) -> ApiParts:
     engine = db.make_engine(settings.database)
     extra = settings.extra
@@ -116,7 +123,7 @@ def build(settings: Settings) -> ApiParts:
         return consent.erase(store, req, bearer)
 
     def h_challenge(caller: Caller, req: ChallengeRequest) -> Message:
-        return store.challenge(req, caller.origin)
+        return store.challenge(req, caller.origin, kiosk_token(caller.authorization))
 
     def h_evaluate(caller: Caller, req: EvaluateRequest) -> Message:
         return store.evaluate(req, origin_for(caller, req.site), caller.address)

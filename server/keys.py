@@ -96,6 +96,16 @@ class ServerKeys:
         key = _derived(self.master, "audit pseudonym", site)
         return hmac.new(key, user.encode(), hashlib.sha256).hexdigest()[:32]
 
+    def kiosk_token(self, site: str) -> str:
+        """The secret a portable site's kiosks present to be given helper data (never stored:
+        derived from the master key; ``ownface site kiosk-token NAME`` prints it)."""
+        return b64encode(_derived(self.master, "kiosk token", site))
+
+    def kiosk_ok(self, site: str, presented: str | None) -> bool:
+        if not presented:
+            return False
+        return hmac.compare_digest(presented.encode(), self.kiosk_token(site).encode())
+
     def decoy_helper(self, site: str, user: str, size: int) -> bytes:
         """What portable mode answers for an account without a template: stable and random
         looking, so the challenge does not tell who is enrolled."""

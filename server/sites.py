@@ -171,7 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--origin", action="append", default=[], required=True)
     a.add_argument("--mode", choices=STORAGE_MODES, default="device")
     sub.add_parser("list")
-    for cmd in ("show", "rotate-key", "new-admin-token"):
+    for cmd in ("show", "rotate-key", "new-admin-token", "kiosk-token"):
         sub.add_parser(cmd).add_argument("name")
     o = sub.add_parser("set-origins")
     o.add_argument("name")
@@ -214,6 +214,13 @@ def main(argv: list[str]) -> int:
             print(f"assertion key generation is now {rotate_key(engine, args.name)}")
         elif args.cmd == "new-admin-token":
             print(new_admin_token(engine, args.name))
+        elif args.cmd == "kiosk-token":
+            from server import keys
+
+            describe(engine, args.name)  # the site must exist
+            token = keys.load(Settings.from_env()).kiosk_token(args.name)
+            print(f"Kiosk token of {args.name} (give it only to this site's kiosks; open "
+                  f"/app/?site={args.name}&user=...#kiosk=<token> on each kiosk once):\n{token}")
     except SiteError as exc:
         print(f"ownface site: {exc}", file=sys.stderr)
         return 1

@@ -143,9 +143,15 @@ class Store:
             raise Refused("session_invalid") from exc
 
     # --- challenge -> evaluate -> enrol / verify --------------------------------------------
-    def challenge(self, req: ChallengeRequest, origin: str | None) -> Challenge:
+    def challenge(self, req: ChallengeRequest, origin: str | None,
+                  kiosk: str | None = None) -> Challenge:
         site = self.site(req.site)
         origin = self.check_origin(site, origin)
+        if site.storage_mode == "portable" and req.purpose != "enrol" \
+                and not self.keys.kiosk_ok(site.name, kiosk):
+            # Helper data is a credential in all but name (docs/security.md): a portable
+            # site gives it only to its own kiosks, never to whoever names an account.
+            raise Refused("kiosk_required")
         now = self.clock()
         cid, nonce = self.random_bytes(CHALLENGE_ID_BYTES), self.random_bytes(NONCE_BYTES)
         expires = int(now) + CHALLENGE_TTL_SECONDS

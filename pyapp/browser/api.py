@@ -66,17 +66,21 @@ class SentLog:
 class HttpApi:
     """POST protocol messages to ``<origin><API_PREFIX>/<path>``; refusals raise Refused."""
 
-    def __init__(self, log: SentLog | None = None) -> None:
+    def __init__(self, log: SentLog | None = None, kiosk: str | None = None) -> None:
         self.base = str(dom.window.location.origin) + protocol.API_PREFIX
         self.log = log or SentLog()
+        self.kiosk = kiosk  # a portable site's kiosk token: sent with challenges
 
     async def post(self, request: protocol.Message, expect: type[M]) -> M:
         path, _ = protocol.ENDPOINTS[type(request)]
         body = json.dumps(request.to_json())
+        headers = {"Content-Type": "application/json"}
+        if self.kiosk and isinstance(request, protocol.ChallengeRequest):
+            headers["Authorization"] = f"Kiosk {self.kiosk}"
         status: int | None = None
         try:
             response = await pyfetch(f"{self.base}/{path}", method="POST", body=body,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=headers)
             status = int(response.status)
             data: Any = await response.json()
         except Exception as exc:  # network down, server gone, not JSON

@@ -57,9 +57,9 @@ class FaceApp:
         self.page = page
         self.models = face_models
         self.scheme = scheme
-        self.api = HttpApi()
-        self.api.log.listeners.append(self.show_sent)
         self.templates = TemplateStore()
+        self.api = HttpApi(kiosk=self.templates.kiosk_token(page.site))
+        self.api.log.listeners.append(self.show_sent)
         self.camera = Camera("camera")
         self.session: bytes | None = None
         self.failures = 0
@@ -133,6 +133,10 @@ class FaceApp:
         dom.show("face-result", False)
         try:
             await self.run()
+        except OwnFaceError as exc:  # the server refused, or the network is down: say so
+            self.result("error", False, what=str(exc))
+            dom.show("again")
+            self.emit("error", reason=getattr(exc, "code", type(exc).__name__))
         finally:
             self.camera.stop()  # whatever happened, the camera is off now
             dom.show("camera-area", False)
@@ -254,9 +258,19 @@ class FaceApp:
         dom.window.ownfaceGlue.emit(kind, dom.js_object(dict(detail)))
 
 
+def take_kiosk_token(page: Page) -> None:
+    """``#kiosk=<token>`` provisions this browser as one of a portable site's kiosks."""
+    fragment = str(dom.window.location.hash)
+    if fragment.startswith("#kiosk="):
+        TemplateStore().save_kiosk_token(page.site, fragment[len("#kiosk="):])
+        dom.window.history.replaceState(None, "", str(dom.window.location.pathname)
+                                        + str(dom.window.location.search))
+
+
 async def main() -> None:
     dom.mark("python")
     page = Page.read()
+    take_kiosk_token(page)
     loading_text = dom.element("loading-text")
     bar = dom.element("loading-bar")
 

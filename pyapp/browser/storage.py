@@ -2,7 +2,8 @@
 
 The helper-data blob (never an image, an embedding or its bits) is kept in the browser's
 ``localStorage`` of the OwnFace origin, under one key per site and user. Withdrawing
-consent deletes it here as well as on the server.
+consent deletes it here as well as on the server. A kiosk of a portable site also keeps its
+kiosk token here (set once by opening the app with ``#kiosk=<token>``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pyapp.browser import dom
 from pyapp.errors import ProtocolError
 
 PREFIX = "ownface/1/template"
+KIOSK_PREFIX = "ownface/1/kiosk"
 
 
 def _key(site: str, user: str) -> str:
@@ -43,3 +45,11 @@ class TemplateStore:
         had = self._storage.getItem(key) is not None
         self._storage.removeItem(key)
         return had
+
+    # --- portable sites: the kiosk's own credential ----------------------------------------
+    def kiosk_token(self, site: str) -> str | None:
+        token = self._storage.getItem(f"{KIOSK_PREFIX}/{protocol.check_id(site, 'site')}")
+        return None if token is None else str(token)
+
+    def save_kiosk_token(self, site: str, token: str) -> None:
+        self._storage.setItem(f"{KIOSK_PREFIX}/{protocol.check_id(site, 'site')}", token)

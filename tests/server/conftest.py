@@ -163,10 +163,13 @@ class Api:
         assert r.status_code == 200, r.text
         return str(r.json()["consent_id"])
 
+    kiosk: str | None = None  # a portable site's kiosk token, sent with challenges when set
+
     def challenge(self, user: str, purpose: str = "verify", origin: str | None = "default"
                   ) -> Any:
+        headers = {"Authorization": f"Kiosk {self.kiosk}"} if self.kiosk else {}
         return self.post("/challenge", {"site": self.site, "user": user, "purpose": purpose},
-                         origin=origin)
+                         origin=origin, headers=headers)
 
     def evaluator(self, user: str, cid: str) -> Any:
         def evaluate(blinded: bytes) -> bytes:

@@ -58,6 +58,13 @@ def test_portable_mode_round_trip_and_decoys(tmp_path: Path, clock: FakeClock) -
         helper = bytes(range(256)) * 2
         assert api.enrol("alice", ALICE).json()["error"] == "wrong_mode"
         assert api.enrol("alice", ALICE, helper=helper).status_code == 200
+        # helper data is released only to the site's kiosks (docs/security.md)
+        refused = api.challenge("alice")
+        assert refused.status_code == 403 and refused.json()["error"] == "kiosk_required"
+        store = client.app.state.ownface_store  # type: ignore[attr-defined]
+        api.kiosk = store.keys.kiosk_token(api.site) + "x"
+        assert api.challenge("alice").json()["error"] == "kiosk_required"
+        api.kiosk = store.keys.kiosk_token(api.site)
         ch = api.challenge("alice").json()
         assert ch["helper"] and len(ch["helper"]) == len(api.challenge("zed").json()["helper"])
         from pyapp.protocol import b64decode
@@ -67,7 +74,6 @@ def test_portable_mode_round_trip_and_decoys(tmp_path: Path, clock: FakeClock) -
         assert decoy1 == api.challenge("zed").json()["helper"]  # stable per account
         assert decoy1 != api.challenge("yan").json()["helper"]
         assert api.verify("alice", ALICE).status_code == 200
-        store = client.app.state.ownface_store  # type: ignore[attr-defined]
         with store.engine.connect() as conn:
             sealed = conn.execute(select(templates.c.helper_sealed)).scalar_one()
         assert helper[:64] not in sealed
