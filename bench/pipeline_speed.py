@@ -17,7 +17,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import harness_server, open_harness  # noqa: E402
 from pyapp import host  # noqa: E402
 from pyapp.errors import QualityError  # noqa: E402
 from pyapp.frame import photo_frame  # noqa: E402
 from pyapp.pipeline import embed_frame  # noqa: E402
-from server import assets  # noqa: E402
-from server.app import create_app  # noqa: E402
-from server.settings import Settings  # noqa: E402
 from tests.browser import conftest as harness  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
@@ -77,22 +74,8 @@ def browser_times(frames: dict[str, np.ndarray], repeats: int) -> dict[str, Any]
 
     for name, frame in frames.items():
         harness.FRAMES[name] = np.ascontiguousarray(frame).tobytes()
-    settings = Settings(data_dir=Path(tempfile.mkdtemp(prefix="ownface-bench-")))
-    assets.setup(settings, quiet=True)
-    app = create_app(settings)
-    from starlette.routing import Mount
-
-    from server.static import StaticFiles
-    app.router.routes[0:0] = [*harness.test_routes(),
-                              Mount("/_test", app=StaticFiles(harness.TEST_PAGES,
-                                                              immutable=False,
-                                                              render=app.state.page_values))]
-    with harness.LiveServer(app, harness.free_port()) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=harness.CHROMIUM, headless=True,
-                                     args=harness.CHROMIUM_FLAGS)
-        page = browser.new_page()
-        page.goto(f"{server.url}/_test/pipeline.html")
-        page.wait_for_selector("#state[data-ready]", state="attached", timeout=180_000)
+    with harness_server() as url, sync_playwright() as pw:
+        browser, page = open_harness(pw, url, "pipeline.html")
         page.evaluate(LONG_TASKS)
         spec = json.dumps({"frames": [f"/_test/frames/{n}" for n in frames], "width": 640,
                            "height": 480, "repeats": repeats})

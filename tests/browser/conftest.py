@@ -125,8 +125,14 @@ def test_routes() -> list[Any]:
             return Response(status_code=404)
         return Response(data, media_type="application/octet-stream")
 
+    async def bench_file(request: Request) -> Response:
+        path = ROOT / "bench" / request.path_params["name"]
+        if path.suffix != ".py" or path.parent != ROOT / "bench" or not path.is_file():
+            return Response(status_code=404)
+        return Response(path.read_bytes(), media_type="text/plain")
+
     return [Route("/_test/files.json", listing), Route("/_test/files/{path:path}", file),
-            Route("/_test/frames/{name}", frame)]
+            Route("/_test/frames/{name}", frame), Route("/_test/bench/{name}", bench_file)]
 
 
 @pytest.fixture(scope="session")
