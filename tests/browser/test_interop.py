@@ -17,7 +17,7 @@ import pytest
 
 from pyapp import host, protocol
 from pyapp.binarise import load_scheme
-from pyapp.capture import capture
+from pyapp.capture import CaptureConfig, capture
 from pyapp.enrol import enrol
 from pyapp.errors import Refused
 from pyapp.frame import photo_frame
@@ -68,7 +68,7 @@ def cpython_enrolment(url: str, user: str, frames: list[np.ndarray]) -> bytes:
         async def next_frame() -> object:
             return queue.pop(0)
 
-        captured = await capture(next_frame, models)
+        captured = await capture(next_frame, models, CaptureConfig(len(frames), 3))
         notice = httpx.get(f"{url}{protocol.API_PREFIX}/sites/demo/notice?lang=en").json()
         receipt = await api.post(protocol.ConsentGrant(
             site="demo", user=user, purpose=protocol.CONSENT_PURPOSE,
