@@ -90,6 +90,7 @@ class FaceApp:
         box.className = "result success" if ok else "result problem"
         box.textContent = self.page.t(key, **values)
         box.dataset.outcome = key
+        dom.mark("result")
         box.focus()
 
     def show_sent(self, entry: Sent) -> None:
@@ -127,6 +128,7 @@ class FaceApp:
             consent.focus()
             return
         dom.show("consent-needed", False)
+        dom.mark("start")
         self.busy = True
         dom.element("start").disabled = True
         dom.show("again", False)
@@ -159,6 +161,7 @@ class FaceApp:
             self.emit("fallback", reason="camera")
             return
         dom.show("camera-area")
+        dom.mark("camera")
         burst = ENROL_BURST if self.enrolling else VERIFY_BURST
         good = 0
 
