@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.settings import Settings
@@ -49,26 +48,34 @@ CROSS_ORIGIN_PATHS = ("/widget/",)
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: adds :data:`BASE_HEADERS` unless the app already set a header."""
+    """Pure ASGI middleware: adds :data:`BASE_HEADERS` unless the app already set a header.
+
+    The raw header pairs are built once; per response only the names the app set itself are
+    looked up (this runs on every request, the API's hot path included).
+    """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                    for k, v in BASE_HEADERS.items()]
+        self.raw_shared = [(k, b"cross-origin" if k == b"cross-origin-resource-policy" else v)
+                           for k, v in self.raw]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        shared = str(scope.get("path", "")).startswith(CROSS_ORIGIN_PATHS)
+        # the widget script is loaded by businesses' own pages
+        extra = self.raw_shared if str(scope.get("path", "")).startswith(
+            CROSS_ORIGIN_PATHS) else self.raw
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if shared:  # the widget script is loaded by businesses' own pages
-                    headers.setdefault("Cross-Origin-Resource-Policy", "cross-origin")
-                for name, value in BASE_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(pair for pair in extra if pair[0] not in present)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

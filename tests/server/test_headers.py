@@ -44,3 +44,11 @@ def test_csp_allows_no_third_party_origin_and_no_eval() -> None:
 def test_root_redirects_to_the_app(client: TestClient) -> None:
     r = client.get("/", follow_redirects=False)
     assert r.status_code in {302, 307}
+
+
+def test_the_widget_script_may_be_loaded_by_other_origins(client: TestClient) -> None:
+    r = client.get("/widget/widget.js")
+    assert r.status_code == 200
+    assert r.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert client.get("/app/app.css").headers["cross-origin-resource-policy"] == "same-origin"
