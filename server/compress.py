@@ -12,7 +12,7 @@ from pathlib import Path
 
 import brotli
 
-COMPRESSIBLE = {".wasm", ".js", ".mjs", ".json", ".css", ".html", ".svg", ".onnx", ".bin",
+COMPRESSIBLE = {".wasm", ".js", ".mjs", ".json", ".css", ".html", ".svg", ".onnx", ".bin", ".npz",
                 ".txt", ".py"}
 MIN_BYTES = 1024
 ENCODINGS = {"br": ".br", "gzip": ".gz"}
