@@ -16,6 +16,7 @@ from server import sites
 from server.tables import sites as sites_table
 
 DEMO_SITE = "demo"
+DEMO_SHOP_ORIGIN = "http://localhost:8001"  # where 'ownface demo' serves the Example Shop
 
 NOTICE_EN = """\
 Who: "OwnFace demo", run by the operator of this server, uses facial recognition on this page.

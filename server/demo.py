@@ -79,7 +79,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--ownface", default="http://127.0.0.1:8000")
     parser.add_argument("--issuer", default="",
                         help="the assertions' issuer (default: the OwnFace URL)")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=8001,
+                        help="the shop's port (the demo site allows http://localhost:8001)")
     args = parser.parse_args(argv)
     import uvicorn
 

@@ -22,7 +22,9 @@ def first_site(settings: Settings) -> None:
     engine = db.make_engine(settings.database)
     try:
         db.migrate(engine)
-        token = defaults.ensure_demo_site(engine, [settings.public_origin])
+        # the Example Shop of 'ownface demo' (another origin) may embed the demo site
+        token = defaults.ensure_demo_site(engine, [settings.public_origin,
+                                                   defaults.DEMO_SHOP_ORIGIN])
     finally:
         engine.dispose()
     if token:
