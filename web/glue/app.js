@@ -31,6 +31,19 @@ if (app.dataset.emit) {  // the server answered a password form with a result to
   emit(type, detail);
 }
 
+// PyScript reports what it loads ("Loading numpy", ...) as py:progress events: show them,
+// inside the page's own sentence ("Getting face verification ready: %s").
+window.addEventListener("py:progress", (event) => {
+  const loading = document.getElementById("loading");
+  if (!loading || loading.dataset.ready) return;
+  const what = String(event.detail).replace(/^Load(ing|ed) /, "");
+  if (what === "Storage" || what === "JS modules") return;  // internal steps: nothing to say
+  document.getElementById("loading-text").textContent =
+    loading.dataset.template.replace("%s", what === "Pyodide" ? "Python (Pyodide)" : what);
+  const bar = document.getElementById("loading-bar");
+  bar.value = Math.min(35, Number(bar.value) + 5);
+});
+
 document.addEventListener("ownface:loading", (event) => {
   if (event.detail.stage === "ready") {
     document.getElementById("loading-bar").value = 40;
