@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from bench.faceapi import assets as faceapi_assets  # noqa: E402
 from bench.faceapi import machine  # noqa: E402
 from bench.faceapi.accuracy import (  # noqa: E402
+    PhotoCache,
     code_distances,
     distance_scores,
     fixed_threshold,
@@ -59,34 +60,6 @@ OUT = ROOT / "bench" / "out" / "compare_accuracy.json"
 PROTECTION_JSON = ROOT / "bench" / "out" / "protection.json"
 SCHEME = ROOT / "models" / "binarise-v1.json"
 FACEAPI_THRESHOLD = 0.6
-
-
-class PhotoCache:
-    """Per-photo rows (vector, extra fields) in one npz, keyed by path; saved atomically."""
-
-    def __init__(self, path: Path, dim: int) -> None:
-        self.path, self.dim = path, dim
-        self.rows: dict[str, tuple[np.ndarray, float]] = {}
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                for p, v, ms in zip(z["paths"], z["vec"], z["ms"], strict=True):
-                    self.rows[str(p)] = (v, float(ms))
-
-    def missing(self, rel: list[str]) -> list[str]:
-        return [r for r in rel if r not in self.rows]
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        keys = sorted(self.rows)
-        tmp = self.path.with_name(self.path.name + ".tmp.npz")
-        np.savez(tmp, paths=np.array(keys),
-                 vec=np.array([self.rows[k][0] for k in keys], np.float32).reshape(-1, self.dim),
-                 ms=np.array([self.rows[k][1] for k in keys], np.float64))
-        tmp.replace(self.path)
-
-    def matrix(self, rel: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        vec = np.stack([self.rows[r][0] for r in rel]).astype(np.float32)
-        return vec, np.array([self.rows[r][1] for r in rel])
 
 
 def faceapi_cache_path(folder: Path, detector: str) -> Path:

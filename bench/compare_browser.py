@@ -192,7 +192,7 @@ def summarise(timing: dict[str, Any], visits: list[dict[str, Any]]) -> dict[str,
             for k in ("prepare", "detect", "align", "embed")}
     loads = [p["load"] for p in pairs]
     out["load_during_frames"] = {"min": min(loads), "max": max(loads),
-                                 "median": statistics.median(loads)}
+                                 "median": round(statistics.median(loads), 2)}
     return out
 
 

@@ -9,8 +9,9 @@ Per stage (MTCNN P-Net over the pyramid, R-Net, O-Net; dlib ResNet embedder):
 * the time those MACs would take at the *measured peak* of onnxruntime-web in Chromium on
   this CPU (a 1024^3 MatMul and a 64-channel 3x3 Conv at 112x112, best run; 1 thread, as
   OwnFace runs, and 2 threads, the whole machine);
-* the measured time of the model alone in onnxruntime-web (same shapes, 1 thread) and in
-  native onnxruntime (1 thread), and the measured pipeline stage (Python + numpy + model,
+* the measured time of the model alone in onnxruntime-web (same shapes, 1 thread, median
+  after 6 untimed runs: the first runs of a session are up to 2.5x slower) and in native
+  onnxruntime (1 thread), and the measured pipeline stage (Python + numpy + model,
   from bench/pipeline_speed.py's JSON, ``bench/out/pipeline.json``),
 
 so the distance to the limit is visible. The 1-minute load average is kept with each timing.
@@ -122,12 +123,13 @@ def browser_times(models: dict[str, bytes],
             page.goto(f"{srv.url}/_bench/peak.html?threads={threads}")
             page.wait_for_selector("html[data-ready]", state="attached", timeout=120_000)
             peaks = {}
-            for label, inputs, macs in (("matmul_1024", mm_inputs, mm_macs),
-                                        ("conv3x3_64x112", cv_inputs, cv_macs)):
+            for label, blob, inputs, macs in (
+                    ("matmul_1024", "matmul.onnx", mm_inputs, mm_macs),
+                    ("conv3x3_64x112", "conv.onnx", cv_inputs, cv_macs)):
                 load = machine.load()
                 r = page.evaluate("s => window.peakBench.time(s)", {
-                    "model": f"/_bench/blob/{label.split('_')[0]}.onnx", "inputs": inputs,
-                    "runs": peak_runs, "warmup": 2})
+                    "model": f"/_bench/blob/{blob}", "inputs": inputs,
+                    "runs": peak_runs, "warmup": 4})
                 best = min(r["ms"])
                 peaks[label] = {"macs": macs, "best_ms": best, "median_ms":
                                 statistics.median(r["ms"]), "gflops": 2 * macs / best / 1e6,
@@ -141,7 +143,7 @@ def browser_times(models: dict[str, bytes],
                     total = []
                     per_call = [page.evaluate("s => window.peakBench.time(s)", {
                         "model": f"/_bench/blob/{key}.onnx", "inputs": [
-                            {"name": name, "shape": list(s)}], "runs": runs, "warmup": 2})["ms"]
+                            {"name": name, "shape": list(s)}], "runs": runs, "warmup": 6})["ms"]
                         for s in shapes]
                     total = [sum(c[i] for c in per_call) for i in range(runs)]
                     out["stages"][key] = {"median_ms": statistics.median(total), "load": load}

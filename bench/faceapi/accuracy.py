@@ -9,6 +9,7 @@
 A photo whose face was not found scores -inf against everything: it is never accepted and
 always counts as a false reject. The metrics are ``pyapp.evaluate``'s (k-fold pairs accuracy,
 TAR at FAR over all pairs), so the three systems are measured by the same code.
+Descriptors are cached per photo (:class:`PhotoCache`) so that re-runs are fast.
 """
 
 from __future__ import annotations
@@ -21,6 +22,34 @@ import numpy as np
 from pyapp.evaluate import kfold_accuracy, roc_metrics
 
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]  # (i, j) indices, same-person, fold
+
+
+class PhotoCache:
+    """Per-photo rows (vector, extra fields) in one npz, keyed by path; saved atomically."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path, self.dim = path, dim
+        self.rows: dict[str, tuple[np.ndarray, float]] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                for p, v, ms in zip(z["paths"], z["vec"], z["ms"], strict=True):
+                    self.rows[str(p)] = (v, float(ms))
+
+    def missing(self, rel: list[str]) -> list[str]:
+        return [r for r in rel if r not in self.rows]
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = sorted(self.rows)
+        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        np.savez(tmp, paths=np.array(keys),
+                 vec=np.array([self.rows[k][0] for k in keys], np.float32).reshape(-1, self.dim),
+                 ms=np.array([self.rows[k][1] for k in keys], np.float64))
+        tmp.replace(self.path)
+
+    def matrix(self, rel: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        vec = np.stack([self.rows[r][0] for r in rel]).astype(np.float32)
+        return vec, np.array([self.rows[r][1] for r in rel])
 
 
 def person_folds(pairs_txt: Path) -> dict[str, int]:

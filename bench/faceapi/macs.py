@@ -88,7 +88,8 @@ def matmul_model(n: int) -> tuple[bytes, list[dict[str, Any]], int]:
         [helper.make_node("MatMul", ["x", "w"], ["y"])], "peak_matmul",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, n])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, n])], [weight])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              ir_version=8)  # onnxruntime-web 1.30 reads IR <= 13
     return model.SerializeToString(), [{"name": "x", "shape": [n, n]}], n ** 3
 
 
@@ -103,6 +104,7 @@ def conv_model(channels: int, side: int) -> tuple[bytes, list[dict[str, Any]], i
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, channels, side, side])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, side, side])],
         [weight])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              ir_version=8)  # onnxruntime-web 1.30 reads IR <= 13
     macs = channels * channels * 9 * side * side
     return model.SerializeToString(), [{"name": "x", "shape": [1, channels, side, side]}], macs

@@ -15,7 +15,9 @@ const sessions = new Map();
 
 async function session(url) {
   if (!sessions.has(url)) {
-    const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    const bytes = new Uint8Array(await response.arrayBuffer());
     sessions.set(url, await ort.InferenceSession.create(bytes, {
       executionProviders: ["wasm"], graphOptimizationLevel: "all" }));
   }

@@ -32,6 +32,10 @@ def _ms(v: float | None, digits: int = 0) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _size(v: float | None, unit: float, digits: int) -> str:
+    return "n/a" if v is None else f"{v / unit:.{digits}f}"
+
+
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return out + ["| " + " | ".join(r) + " |" for r in rows]
@@ -76,6 +80,16 @@ def targets_section(out: Path, run: J) -> list[str]:
             p, f = prot["all_pairs"]["tar_at_far_0.001"], fa35["all_pairs"]["tar_at_far_0.001"]
             rows.append(["TAR at FAR 1e-3, OwnFace protected vs face-api.js (folds 3-5)",
                          ">= face-api", f"{p:.2%} vs {f:.2%}", "yes" if p >= f else "no"])
+    tiny, tiny_acc = _load(out, "compare_browser_tiny"), _load(out, "compare_accuracy_tiny")
+    if tiny:
+        r = tiny["summary"]["ratio_ownface_over_faceapi"]["median"]
+        rows.append(["same, against face-api.js with its fast TinyFaceDetector", "<= 1.0",
+                     f"{r:.2f}", "yes" if r <= 1.0 else "no"])
+    if tiny_acc:
+        own = tiny_acc["ownface"]["all_pairs"]["tar_at_far_0.001"]
+        fa = tiny_acc["faceapi"]["all_pairs"]["tar_at_far_0.001"]
+        rows.append(["TAR at FAR 1e-3, OwnFace vs face-api.js with TinyFaceDetector",
+                     ">= face-api", f"{own:.2%} vs {fa:.2%}", "yes" if own >= fa else "no"])
     if run.get("seconds") is not None and not run.get("smoke"):
         rows.append(["whole suite", "< 15 min", f"{run['seconds'] / 60:.1f} min",
                      "yes" if run["seconds"] < 900 else "no"])
@@ -92,19 +106,22 @@ def browser_section(d: J) -> list[str]:
         x = s[side]
         cold, warm = x.get("cold", {}), x.get("warm", {})
         rows.append([label, _ms(x["per_frame_ms"]["median"], 1), _ms(x["per_frame_ms"]["p90"], 1),
-                     _ms(cold.get("ready_ms")), f"{cold.get('bytes', 0) / 1e6:.2f}",
-                     _ms(warm.get("ready_ms")), f"{warm.get('bytes', 0) / 1e3:.1f}",
+                     _ms(cold.get("ready_ms")), _size(cold.get("bytes"), 1e6, 2),
+                     _ms(warm.get("ready_ms")), _size(warm.get("bytes"), 1e3, 1),
                      str(x["no_face_or_rejected"])])
     r = s["ratio_ownface_over_faceapi"]
     ld = s["load_during_frames"]
     stages = s["ownface"].get("stages_median_ms", {})
     loads = {k: s[k].get("cold", {}).get("load") for k in ("ownface", "faceapi")}
+    title = "## Browser, side by side" + (
+        "" if fa.get("detector") == "ssd" else f" (face-api.js with detector {fa.get('detector')})")
     return [
-        "## Browser, side by side", "", f"Command: `python {d['command']}` ({d['date']}, "
-        f"{d['seconds']:.0f} s). {d['frames']} LFW frames x {d['repeats']} repeats, A/B "
-        f"alternating (ABBA), {s['pairs_both_found_face']} of {s['pairs']} pairs with a face "
+        title, "",
+        f"{d['date']}, {d['seconds']:.0f} s. {d['frames']} LFW frames x {d['repeats']} repeats, "
+        f"A/B alternating (ABBA), {s['pairs_both_found_face']} of {s['pairs']} pairs with a face "
         f"found by both; load average during the frames {ld['min']}-{ld['max']} (median "
-        f"{ld['median']}), during the cold visits {loads}.", "",
+        f"{ld['median']})" + (f", during the cold visits {loads}" if any(loads.values()) else "")
+        + ".", "",
         *_table(["pipeline", "median ms", "p90 ms", "cold ready ms", "cold MB", "warm ready ms",
                  "warm KB", "no face / rejected"], rows), "",
         f"Per-frame ratio OwnFace/face-api.js: median **{r['median']:.2f}**, p90 {r['p90']:.2f}.",
@@ -132,8 +149,10 @@ def accuracy_section(d: J) -> list[str]:
             row("OwnFace unprotected (cosine)", own, own["detection_failures"]),
             row("face-api.js, folds 3-5 people", f35["faceapi"]),
             row("OwnFace unprotected, folds 3-5 people", f35["ownface_cosine"])]
-    lines = ["## Accuracy, side by side (LFW dev set)", "",
-             f"Command: `python {d['command']}` ({d['date']}). {d['images']} photos of "
+    tiny = "detector tiny" in fa.get("pipeline", "")
+    lines = ["## Accuracy, side by side (LFW dev set" + (
+        ", face-api.js with TinyFaceDetector)" if tiny else ")"), "",
+             f"{d['date']}. {d['images']} photos of "
              f"{d['people']} people, each made into a 640x480 frame; pairs accuracy on "
              "pairs.txt (5 folds, threshold from the other folds); TAR over all same-person "
              "pairs against all different-person pairs.", ""]
@@ -163,7 +182,7 @@ def accuracy_section(d: J) -> list[str]:
 def limits_section(d: J) -> list[str]:
     p = d["peak"]
     lines = ["## Limits: distance to onnxruntime-web's peak on this CPU", "",
-             f"Command: `python {d['command']}` ({d['date']}). Peak = best run of a large "
+             f"{d['date']}. Peak = best run of a large "
              "MatMul / 3x3 Conv in onnxruntime-web in Chromium:"]
     for t in ("1", "2"):
         x = p[t]
@@ -233,7 +252,9 @@ def crypto_section(d: J) -> list[str]:
 
 SECTIONS: list[tuple[str, str, Callable[[J], list[str]]]] = [
     ("compare_browser", "Browser, side by side", browser_section),
+    ("compare_browser_tiny", "Browser, side by side (TinyFaceDetector)", browser_section),
     ("compare_accuracy", "Accuracy, side by side", accuracy_section),
+    ("compare_accuracy_tiny", "Accuracy, side by side (TinyFaceDetector)", accuracy_section),
     ("limits", "Limits", limits_section),
     ("startup", "Startup", startup_section),
     ("pipeline", "Pipeline speed", pipeline_section),
@@ -262,7 +283,8 @@ def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
              f"{run.get('date')}"
              + (f" in {run['seconds'] / 60:.1f} min" if run.get("seconds") else "")
              + ". Every number below comes from the JSON the named command wrote under "
-             "`bench/out/`.", "", *machine_section(run), *targets_section(out, run)]
+             "`bench/out/` (server load: the table its script printed; its JSON format is "
+             "its own).", "", *machine_section(run), *targets_section(out, run)]
     for name, title, section in SECTIONS:
         step = steps.get(name, {})
         data = _load(out, name)
@@ -282,10 +304,13 @@ def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
             body = [f"## {title}", "", f"Not measured in this run ({step.get('status', 'not run')}"
                     f"{': ' + step['reason'] if step.get('reason') else ''}).", ""]
         if step.get("command"):
-            body.insert(2, f"Run as `{step['command']}`: {step.get('status')}"
+            body.insert(2, f"Command: `{step['command']}`: {step.get('status')}"
                         + (f" in {step['seconds']} s" if step.get("seconds") else "")
-                        + (f", load {step['load_before']} -> {step.get('load_after')}"
+                        + (f", load average {step['load_before']} -> {step.get('load_after')}"
                            if step.get("load_after") is not None else "") + ".")
+            body.insert(3, "")
+        elif data is not None and data.get("command"):
+            body.insert(2, f"Command: `python {data['command']}`.")
             body.insert(3, "")
         lines += body
     return "\n".join(lines).rstrip() + "\n"

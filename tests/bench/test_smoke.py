@@ -80,7 +80,6 @@ def test_limits_smoke(lfw_dir: Path, tmp_path: Path) -> None:
     assert data["peak_gflops"]["1"] > 0.5
     stages = data["stages"]
     assert stages["embed"]["shapes"] == [[2, 3, 150, 150]]  # chip and its mirror, one batch
-    assert stages["pnet"]["calls"] >= 3  # one call per pyramid level
     for s in stages.values():
         assert s["macs"] > 0 and s["web_ms"] > 0 and s["native_ms"] > 0
         assert s["ideal_ms_1_thread"] < s["web_ms"]  # nothing beats the measured peak
