@@ -119,3 +119,17 @@ class HttpApi:
 
     async def verify(self, request: protocol.VerifyRequest) -> protocol.Verified:
         return await self.post(request, protocol.Verified)
+
+
+def show_sent(entry: Sent) -> None:
+    """Add one request to the page's "What left this device" list."""
+    listing = dom.element("sent-list")
+    empty = listing.querySelector(".empty")
+    if empty is not None:
+        empty.remove()
+    item = dom.document.createElement("li")
+    code = dom.document.createElement("code")
+    code.textContent = f"{entry.method} {entry.path}"
+    item.append(code)
+    item.append(": " + ", ".join(f"{name} ({what})" for name, what in entry.fields))
+    listing.append(item)

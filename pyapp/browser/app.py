@@ -17,9 +17,9 @@ from typing import Any
 from pyapp import i18n, protocol
 from pyapp.binarise import Scheme, scheme_from_params
 from pyapp.browser import dom, models
-from pyapp.browser.api import HttpApi, Sent
+from pyapp.browser.api import HttpApi, show_sent
 from pyapp.browser.camera import Camera
-from pyapp.browser.storage import TemplateStore
+from pyapp.browser.storage import TemplateStore, take_kiosk_token
 from pyapp.capture import CaptureConfig, capture
 from pyapp.enrol import enrol
 from pyapp.errors import CaptureError, NotMatched, OwnFaceError, QualityError, Reason, Refused
@@ -59,7 +59,7 @@ class FaceApp:
         self.scheme = scheme
         self.templates = TemplateStore()
         self.api = HttpApi(kiosk=self.templates.kiosk_token(page.site))
-        self.api.log.listeners.append(self.show_sent)
+        self.api.log.listeners.append(show_sent)
         self.camera = Camera("camera")
         self.session: bytes | None = None
         self.failures = 0
@@ -92,18 +92,6 @@ class FaceApp:
         box.dataset.outcome = key
         dom.mark("result")
         box.focus()
-
-    def show_sent(self, entry: Sent) -> None:
-        listing = dom.element("sent-list")
-        empty = listing.querySelector(".empty")
-        if empty is not None:
-            empty.remove()
-        item = dom.document.createElement("li")
-        code = dom.document.createElement("code")
-        code.textContent = f"{entry.method} {entry.path}"
-        item.append(code)
-        item.append(": " + ", ".join(f"{name} ({what})" for name, what in entry.fields))
-        listing.append(item)
 
     def draw_box(self, result: FaceResult | None, frame_width: int, frame_height: int) -> None:
         box = dom.element("face-box")
@@ -261,19 +249,10 @@ class FaceApp:
         dom.window.ownfaceGlue.emit(kind, dom.js_object(dict(detail)))
 
 
-def take_kiosk_token(page: Page) -> None:
-    """``#kiosk=<token>`` provisions this browser as one of a portable site's kiosks."""
-    fragment = str(dom.window.location.hash)
-    if fragment.startswith("#kiosk="):
-        TemplateStore().save_kiosk_token(page.site, fragment[len("#kiosk="):])
-        dom.window.history.replaceState(None, "", str(dom.window.location.pathname)
-                                        + str(dom.window.location.search))
-
-
 async def main() -> None:
     dom.mark("python")
     page = Page.read()
-    take_kiosk_token(page)
+    take_kiosk_token(page.site)
     loading_text = dom.element("loading-text")
     bar = dom.element("loading-bar")
 

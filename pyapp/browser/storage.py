@@ -53,3 +53,13 @@ class TemplateStore:
 
     def save_kiosk_token(self, site: str, token: str) -> None:
         self._storage.setItem(f"{KIOSK_PREFIX}/{protocol.check_id(site, 'site')}", token)
+
+
+def take_kiosk_token(site: str) -> None:
+    """``#kiosk=<token>`` provisions this browser as one of a portable site's kiosks: the
+    token moves from the address into storage (a fragment never reaches the server)."""
+    fragment = str(dom.window.location.hash)
+    if fragment.startswith("#kiosk="):
+        TemplateStore().save_kiosk_token(site, fragment[len("#kiosk="):])
+        dom.window.history.replaceState(None, "", str(dom.window.location.pathname)
+                                        + str(dom.window.location.search))
