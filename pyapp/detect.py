@@ -2,10 +2,11 @@
 
 Follows Zhang et al. 2016 / ipazc's MTCNN (thresholds 0.6/0.7/0.7, pyramid factor 0.709,
 the same box regression, squaring and 1-based crop convention), with speed changes for the
-browser: the P-Net pyramid starts at a minimum face size of ``min_face`` frame pixels and is
-resampled from a half-resolution copy; R-Net and O-Net crops read the coarsest 2x2-mean level
-of the frame on which the box is still at least as wide as the crop. O-Net's landmarks of the
-kept faces are averaged with those of the mirrored crop (one more small O-Net run).
+browser: the P-Net pyramid starts at a minimum face size of ``min_face`` frame pixels, is
+resampled from a half-resolution copy, and all its levels go through P-Net as one canvas (one
+run); R-Net and O-Net crops read the coarsest 2x2-mean level of the frame on which the box is
+still at least as wide as the crop. The landmarks of the kept faces come from one more small
+O-Net run on their final boxes and the mirrored crops, averaged.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyapp.frame import FloatImage, downscale2, resize, sample
+from pyapp.frame import FloatImage, Image, downscale2, resize, sample
 from pyapp.ports import Inference
 
 MEAN, SCALE = np.float32(127.5), np.float32(0.0078125)
@@ -48,7 +49,11 @@ class DetectorConfig:
     factor: float = 0.709
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     max_candidates: int = 64  # boxes passed from P-Net to R-Net
-    mirror_landmarks: bool = True  # average O-Net's landmarks over the crop and its mirror
+    # "onet": O-Net's landmarks as they are; "mirror": averaged with those of the mirrored
+    # crop (one more O-Net run); "refine": from a second O-Net run on each kept face's final
+    # box (squared, so better centred than the R-Net box) and its mirror, averaged
+    landmarks: str = "refine"
+    mosaic: bool = True  # all P-Net levels in one run (one canvas) instead of one run each
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def pnet_boxes(prob: np.ndarray, reg: np.ndarray, scale: float, threshold: float
     return np.stack([x1, y1, x2, y2], axis=1), score, reg[rows, cols]
 
 
-def crops(levels: list[FloatImage], boxes: np.ndarray, size: int, mirror: bool = False
+def crops(levels: list[Image], boxes: np.ndarray, size: int, mirror: bool = False
           ) -> np.ndarray:
     """Normalised [N, W, H, 3] network input: each (integer) box resampled to size x size.
 
@@ -145,9 +150,9 @@ def crops(levels: list[FloatImage], boxes: np.ndarray, size: int, mirror: bool =
     return np.ascontiguousarray(patch.transpose(0, 2, 1, 3), dtype=np.float32)
 
 
-def pyramid(img: FloatImage, depth: int = 3) -> list[FloatImage]:
-    """[img, img/2, img/4, ...] by 2x2 means."""
-    levels = [img]
+def pyramid(img: Image, depth: int = 3) -> list[Image]:
+    """[img, img/2, img/4, ...] by 2x2 means (img may be the frame's uint8 RGB view)."""
+    levels: list[Image] = [img]
     for _ in range(depth - 1):
         levels.append(downscale2(levels[-1]))
     return levels
@@ -163,6 +168,66 @@ def pyramid_scales(height: int, width: int, config: DetectorConfig) -> list[floa
     return scales
 
 
+def mosaic_layout(sizes: list[tuple[int, int]]) -> tuple[tuple[int, int],
+                                                        list[tuple[int, int]]]:
+    """Where each (height, width) level goes on one canvas: (canvas size, [(top, left)]).
+
+    The first (largest) level sits at the top left; the others fill columns to its right,
+    top to bottom. Offsets are even, so P-Net's stride-2 grid of every level falls on the
+    canvas grid.
+    """
+    height = sizes[0][0]
+    places = [(0, 0)]
+    left = sizes[0][1] + sizes[0][1] % 2
+    top, column_width = 0, 0
+    for h, w in sizes[1:]:
+        if top > 0 and top + h > height:  # next column
+            left += column_width + column_width % 2
+            top, column_width = 0, 0
+        places.append((top, left))
+        top += h + h % 2
+        column_width = max(column_width, w)
+    return (max(height, max(t + h for (t, _), (h, _) in zip(places, sizes, strict=True))),
+            left + column_width), places
+
+
+def _pnet_output(out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """P-Net's outputs as (face probability [H', W'], box regression [H', W', 4])."""
+    return out["softmax"][0, :, :, 1].T, out["conv2d_4"][0].transpose(1, 0, 2)
+
+
+async def _pnet_each(levels: list[FloatImage], pnet: Inference
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """P-Net run once per pyramid level."""
+    maps = []
+    for level in levels:
+        x = (level - MEAN) * SCALE
+        maps.append(_pnet_output(await pnet.run({"input_1": x.transpose(1, 0, 2)[None]})))
+    return maps
+
+
+async def _pnet_mosaic(levels: list[FloatImage], pnet: Inference
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """P-Net run once on a canvas holding every pyramid level (each call has a fixed cost of
+    about a millisecond in onnxruntime-web). P-Net is convolutional with a 12-pixel window at
+    stride 2, so a window that lies inside one level gives that level's own output; only
+    those windows are kept (windows across two levels are dropped).
+    """
+    (ch, cw), places = mosaic_layout([lv.shape[:2] for lv in levels])
+    canvas = np.zeros((1, cw, ch, 3), np.float32)  # P-Net takes width and height swapped
+    for level, (top, left) in zip(levels, places, strict=True):
+        h, w = level.shape[0], level.shape[1]
+        canvas[0, left:left + w, top:top + h] = ((level - MEAN) * SCALE).transpose(1, 0, 2)
+    prob, reg = _pnet_output(await pnet.run({"input_1": canvas}))
+    maps = []
+    for level, (top, left) in zip(levels, places, strict=True):
+        rows = max(0, (level.shape[0] - 12) // 2 + 1)
+        cols = max(0, (level.shape[1] - 12) // 2 + 1)
+        r0, c0 = top // 2, left // 2
+        maps.append((prob[r0:r0 + rows, c0:c0 + cols], reg[r0:r0 + rows, c0:c0 + cols]))
+    return maps
+
+
 def _onet_decode(out: dict[str, np.ndarray], boxes: np.ndarray
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """O-Net outputs -> (score, box regression, landmarks in frame pixels [N, 5, 2])."""
@@ -176,8 +241,20 @@ def _onet_decode(out: dict[str, np.ndarray], boxes: np.ndarray
     return score, reg, np.stack([xs, ys], axis=2)
 
 
-async def detect(img: FloatImage, detector: Detector,
-                 levels: list[FloatImage] | None = None) -> list[Face]:
+def _unmirror(marks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Landmarks O-Net found on mirrored crops, in frame coordinates with the usual names.
+
+    A mirrored crop maps x to its mirror image about the box centre (x1 - 1 + w / 2), and
+    swaps the names left/right.
+    """
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    out = marks[:, [1, 0, 2, 4, 3]].copy()
+    out[:, :, 0] = (2 * boxes[:, 0:1] - 2 + w[:, None]) - out[:, :, 0]
+    return out
+
+
+async def detect(img: Image, detector: Detector,
+                 levels: list[Image] | None = None) -> list[Face]:
     """All faces in an (H, W, 3) RGB float image, best first.
 
     ``levels`` may pass in ``pyramid(img)`` when the caller already has it.
@@ -188,18 +265,20 @@ async def detect(img: FloatImage, detector: Detector,
     thr = cfg.thresholds
 
     # stage 1: P-Net over the pyramid; each level is resampled from the previous one
-    all_boxes, all_scores, all_reg = [], [], []
-    source = levels[1]
-    for s in pyramid_scales(height, width, cfg):
+    scales = pyramid_scales(height, width, cfg)
+    pnet_levels: list[FloatImage] = []
+    source = np.asarray(levels[1], np.float32)  # levels >= 1 are float32 already
+    for s in scales:
         lh, lw = math.ceil(height * s), math.ceil(width * s)
         if source is levels[1] and len(levels) > 2 and levels[2].shape[:2] == (lh, lw):
-            source = levels[2]  # the first level is usually the quarter image itself
+            source = np.asarray(levels[2], np.float32)  # usually the quarter image itself
         else:
             source = resize(source, lh, lw)
-        level = (source - MEAN) * SCALE
-        out = await detector.pnet.run({"input_1": level.transpose(1, 0, 2)[None]})
-        prob = out["softmax"][0, :, :, 1].T
-        reg = out["conv2d_4"][0].transpose(1, 0, 2)
+        pnet_levels.append(source)
+    maps = await (_pnet_mosaic(pnet_levels, detector.pnet) if cfg.mosaic
+                  else _pnet_each(pnet_levels, detector.pnet))
+    all_boxes, all_scores, all_reg = [], [], []
+    for s, (prob, reg) in zip(scales, maps, strict=True):
         boxes, scores, regs = pnet_boxes(prob, reg, s, thr[0])
         keep = nms(boxes, scores, 0.5)
         all_boxes.append(boxes[keep])
@@ -232,15 +311,17 @@ async def detect(img: FloatImage, detector: Detector,
     final = regress(boxes, reg)
     keep = nms(final, score, 0.7, "min")
     boxes, final, marks, score = boxes[keep], final[keep], marks[keep], score[keep]
-    if cfg.mirror_landmarks:  # O-Net once more on the kept faces' mirrored crops
+    if cfg.landmarks == "refine":  # O-Net again on the final, better centred box
+        boxes = np.fix(square(final))
+        n = boxes.shape[0]
+        out = await detector.onet.run({"input_3": np.concatenate(
+            [crops(levels, boxes, 48), crops(levels, boxes, 48, mirror=True)])})
+        _, _, both = _onet_decode(out, np.concatenate([boxes, boxes]))
+        marks = (both[:n] + _unmirror(both[n:], boxes)) / 2
+    elif cfg.landmarks == "mirror":  # O-Net once more on the kept faces' mirrored crops
         _, _, mirrored = _onet_decode(
             await detector.onet.run({"input_3": crops(levels, boxes, 48, mirror=True)}),
             boxes)
-        # a mirrored crop maps x to its mirror image about the box centre (x1 - 1 + w / 2)
-        # and swaps the names left/right
-        w = boxes[:, 2] - boxes[:, 0] + 1
-        flipped = mirrored[:, [1, 0, 2, 4, 3]].copy()
-        flipped[:, :, 0] = (2 * boxes[:, 0:1] - 2 + w[:, None]) - flipped[:, :, 0]
-        marks = (marks + flipped) / 2
+        marks = (marks + _unmirror(mirrored, boxes)) / 2
     return [Face((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(sc), mk)
             for b, sc, mk in zip(final, score, marks, strict=True)]

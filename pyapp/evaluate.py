@@ -189,7 +189,7 @@ def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: 
     h.update((models_dir / "manifest.json").read_bytes())
     for p in paths:
         h.update(str(p.relative_to(root)).encode())
-    h.update(f"flip={flip} raw={raw} v3".encode())
+    h.update(f"flip={flip} raw={raw} v4".encode())
     return h.hexdigest()
 
 

@@ -16,6 +16,9 @@ from pyapp.errors import InputError
 
 FloatImage = npt.NDArray[np.float32]
 Frame = npt.NDArray[np.uint8]
+# an image the samplers read: float32, or the frame's own uint8 RGB channels (a view, so the
+# full-resolution level of a pyramid costs no conversion)
+Image = npt.NDArray[np.float32] | npt.NDArray[np.uint8]
 
 MIN_SIDE = 64  # smaller frames cannot hold a face the gates would accept
 MAX_SIDE = 4096
@@ -57,11 +60,20 @@ def rgb(frame: Frame) -> FloatImage:
     return frame[:, :, :3].astype(np.float32)
 
 
-def downscale2(img: FloatImage) -> FloatImage:
-    """Halve both sides by averaging 2x2 blocks (an odd last row/column is dropped)."""
+def downscale2(img: Image) -> FloatImage:
+    """Halve both sides by averaging 2x2 blocks (an odd last row/column is dropped).
+
+    A uint8 image is summed in float32 (exact), so the result is the same as for its float32
+    copy, without making that copy.
+    """
     h, w = img.shape[0] // 2 * 2, img.shape[1] // 2 * 2
     v = img[:h, :w]
-    return (v[0::2, 0::2] + v[0::2, 1::2] + v[1::2, 0::2] + v[1::2, 1::2]) * np.float32(0.25)
+    acc = v[0::2, 0::2].astype(np.float32)
+    acc += v[0::2, 1::2]
+    acc += v[1::2, 0::2]
+    acc += v[1::2, 1::2]
+    acc *= np.float32(0.25)
+    return acc
 
 
 def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,12 +97,15 @@ def resize(img: FloatImage, out_h: int, out_w: int) -> FloatImage:
     return out
 
 
-def sample(img: FloatImage, xs: np.ndarray, ys: np.ndarray) -> FloatImage:
+def sample(img: Image, xs: np.ndarray, ys: np.ndarray) -> FloatImage:
     """Bilinear samples of ``img`` (H, W, C) at float coordinates; outside the image is 0.
 
     ``xs`` and ``ys`` have any common shape S; the result has shape S + (C,). Pixel (i, j)
-    has its centre at x=j, y=i. The image gets a zero border (1 pixel before, 2 after) and
-    coordinates are clamped into it, so one flat gather per corner needs no masks.
+    has its centre at x=j, y=i. The part of the image the samples touch is copied into a
+    buffer with a zero border (1 pixel before, 2 after) and coordinates are clamped into it,
+    so no masks are needed. Coordinates are made relative to that buffer, then float32; each
+    corner is one gather of whole pixels (C float32 values as one item): in Pyodide that
+    is 3-4x faster than gathering rows of a float array.
     """
     h, w, c = img.shape
     if h == 0 or w == 0 or xs.size == 0:
@@ -100,25 +115,30 @@ def sample(img: FloatImage, xs: np.ndarray, ys: np.ndarray) -> FloatImage:
     y_lo = int(np.clip(np.floor(ys.min()), 0, h - 1))
     x_hi = int(np.clip(np.floor(xs.max()) + 2, x_lo + 1, w))
     y_hi = int(np.clip(np.floor(ys.max()) + 2, y_lo + 1, h))
-    if (x_lo, y_lo, x_hi, y_hi) != (0, 0, w, h):
-        img = img[y_lo:y_hi, x_lo:x_hi]
-        xs = xs - x_lo
-        ys = ys - y_lo
-        h, w = img.shape[0], img.shape[1]
+    img = img[y_lo:y_hi, x_lo:x_hi]
+    h, w = img.shape[0], img.shape[1]
     padded = np.zeros((h + 3, w + 3, c), np.float32)
-    padded[1:h + 1, 1:w + 1] = img
-    flat = padded.reshape(-1, c)
-    x = np.clip(xs, -1.0, float(w)) + 1.0
-    y = np.clip(ys, -1.0, float(h)) + 1.0
+    padded[1:h + 1, 1:w + 1] = img  # (uint8 is converted here, only the touched part)
+    pixels = padded.view(np.dtype((np.void, 4 * c))).reshape(-1)  # one item per pixel
+    # coordinates relative to the buffer, then float32 (cheaper, and exact enough there)
+    x = np.clip((xs - (x_lo - 1)).astype(np.float32), np.float32(0), np.float32(w + 1))
+    y = np.clip((ys - (y_lo - 1)).astype(np.float32), np.float32(0), np.float32(h + 1))
     x0 = np.floor(x)
     y0 = np.floor(y)
-    fx = (x - x0).astype(np.float32)[..., None]
-    fy = (y - y0).astype(np.float32)[..., None]
+    fx = (x - x0)[..., None]
+    fy = (y - y0)[..., None]
     i00 = y0.astype(np.intp) * (w + 3) + x0.astype(np.intp)
-    top = flat[i00] * (1 - fx) + flat[i00 + 1] * fx
-    bottom = flat[i00 + (w + 3)] * (1 - fx) + flat[i00 + (w + 4)] * fx
-    out: FloatImage = top * (1 - fy) + bottom * fy
-    return out
+
+    def corner(offset: int) -> FloatImage:
+        out: FloatImage = pixels.take(i00 + offset).view(np.float32).reshape(*xs.shape, c)
+        return out
+
+    a, b = corner(0), corner(1)
+    top = a + (b - a) * fx
+    a, b = corner(w + 3), corner(w + 4)
+    bottom = a + (b - a) * fx
+    result: FloatImage = top + (bottom - top) * fy
+    return result
 
 
 def supersampling(scale: float, cap: int = 4) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 
 from pyapp.detect import Face
 from pyapp.errors import QualityError, Reason
-from pyapp.frame import FloatImage
+from pyapp.frame import FloatImage, Image
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def check_chip(stats: ChipStats, config: QualityConfig) -> None:
         raise QualityError(Reason.BLURRED)
 
 
-def check_exposure(img: FloatImage, config: QualityConfig) -> None:
+def check_exposure(img: Image, config: QualityConfig) -> None:
     """For a frame without a face: say so if the whole frame is far too dark or bright."""
     luma = float(img[::4, ::4].mean())
     if luma < config.frame_dark:

@@ -8,6 +8,8 @@ so inference runs at float32 speed and no dequantisation op sits in the graph.
 Storage of one tensor ``w`` with channel axis ``a`` (C channels, n values each):
 
 * ``f32``: the values as they are (small tensors).
+* ``i8``: int8 values as they are (the weights of an int8 graph, whose convolutions run on
+  8-bit integers); they stay int8 in the data file.
 * ``pal``: ``codes`` uint8 [C, n], a per-tensor ``palette`` float32 [K] (K = 2**bits levels)
   and a per-channel ``scale`` float32 [C]; ``w = moveaxis(palette[codes] * scale[:, None])``.
   The palette is a uniform grid over [-1, 1] (``uniform``; scale = max |w| of the channel),
@@ -44,6 +46,7 @@ class TensorEntry:
     shape: tuple[int, ...]
     offset: int
     nbytes: int
+    dtype: str = "float32"  # or "int8"
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,22 @@ def _encode_one(w: np.ndarray, axis: int, bits: int, method: str) -> dict[str, n
 
 def encode(tensors: Mapping[str, np.ndarray], axes: Mapping[str, int], *, bits: int,
            method: str) -> Stored:
-    """Encode float32 tensors (name -> array, name -> channel axis). Build side only."""
+    """Encode float32 (or int8) tensors (name -> array, name -> channel axis). Build side only.
+
+    int8 tensors are kept as they are (``i8``); float32 ones are encoded per ``bits`` and
+    ``method``.
+    """
     arrays: dict[str, npt.NDArray[np.generic]] = {}
     layout: list[dict[str, object]] = []
     offset = 0
     for i, (name, w) in enumerate(tensors.items()):
-        nbytes = int(w.size) * 4
+        nbytes = int(w.size) * w.dtype.itemsize
         entry: dict[str, object] = {"name": name, "shape": list(w.shape), "offset": offset,
                                     "nbytes": nbytes, "key": f"t{i}"}
-        if bits >= 32 or w.ndim < 2:
+        if w.dtype == np.int8:
+            arrays[f"t{i}.values"] = np.ascontiguousarray(w)
+            entry["encoding"] = "i8"
+        elif bits >= 32 or w.ndim < 2:
             arrays[f"t{i}.values"] = np.ascontiguousarray(w, np.float32)
             entry["encoding"] = "f32"
         else:
@@ -127,7 +137,8 @@ def encode(tensors: Mapping[str, np.ndarray], axes: Mapping[str, int], *, bits: 
 
 def external_layout(stored: Stored) -> list[TensorEntry]:
     return [TensorEntry(str(e["name"]), tuple(int(d) for d in e["shape"]),  # type: ignore[attr-defined]
-                        int(e["offset"]), int(e["nbytes"]))  # type: ignore[call-overload]
+                        int(e["offset"]), int(e["nbytes"]),  # type: ignore[call-overload]
+                        "int8" if e.get("encoding") == "i8" else "float32")
             for e in stored.layout]
 
 
@@ -159,11 +170,16 @@ def from_bytes(data: bytes) -> Stored:
     return Stored(arrays, layout)
 
 
-def decode_tensor(stored: Stored, entry: Mapping[str, object]) -> npt.NDArray[np.float32]:
-    """One tensor back to float32, in its graph shape."""
+def decode_tensor(stored: Stored, entry: Mapping[str, object]) -> npt.NDArray[np.generic]:
+    """One tensor back to float32 (int8 for ``i8``), in its graph shape."""
     key = str(entry["key"])
     shape = tuple(int(d) for d in entry["shape"])  # type: ignore[attr-defined]
     try:
+        if entry["encoding"] == "i8":
+            values = stored.arrays[f"{key}.values"]
+            if values.dtype != np.int8 or values.size != int(np.prod(shape)):
+                raise ModelError(f"stored tensor {entry['name']} is not int8 of its size")
+            return values.reshape(shape)
         if entry["encoding"] == "f32":
             return stored.arrays[f"{key}.values"].astype(np.float32).reshape(shape)
         codes = stored.arrays[f"{key}.codes"]
@@ -188,7 +204,8 @@ def expand(data: bytes) -> bytes:
     for entry in stored.layout:
         arr = decode_tensor(stored, entry)
         off, nbytes = int(entry["offset"]), int(entry["nbytes"])  # type: ignore[call-overload]
-        if arr.nbytes != nbytes:
+        if arr.size * (1 if arr.dtype == np.int8 else 4) != nbytes:
             raise ModelError(f"stored tensor {entry['name']} has the wrong length")
-        blob[off:off + nbytes] = arr.astype("<f4").view(np.uint8).ravel()
+        raw = arr if arr.dtype == np.int8 else arr.astype("<f4")
+        blob[off:off + nbytes] = raw.view(np.uint8).ravel()
     return blob.tobytes()

@@ -91,3 +91,20 @@ def test_crop_region_of_a_face_outside_is_empty_but_safe() -> None:
     m = np.array([[1.0, 0.0, 1000.0], [0.0, 1.0, 1000.0]])
     region, m2 = crop_region(img, m)
     assert np.all(warp(region, m2) == 0)
+
+
+def test_cut_chip_pyramid_source_is_close_to_supersampling() -> None:
+    from pyapp.align import cut_chip
+    from pyapp.detect import pyramid
+
+    yy, xx = np.mgrid[0:480, 0:640].astype(np.float32)
+    img = np.stack([np.sin(xx / 9) * 60 + 120, np.cos(yy / 7) * 60 + 120, (xx + yy) / 5],
+                   axis=-1).astype(np.float32)
+    levels = pyramid(img)
+    m = rotation(10.0, 0.6, (-150.0, -60.0))  # the face is shrunk 1.67x: level 0 or 1
+    fine = cut_chip(levels, m, 150, "supersample")
+    coarse = cut_chip(levels, m, 150, "pyramid")
+    assert fine.shape == coarse.shape == (150, 150, 3)
+    assert not np.array_equal(fine, coarse)  # different levels were read
+    assert np.abs(fine - coarse)[5:-5, 5:-5].mean() < 2.0  # grey levels, of 0..255
+    assert np.array_equal(cut_chip(levels, m, 150), fine)  # supersampling is the default

@@ -13,6 +13,7 @@ from pyapp.detect import (
     DetectorConfig,
     crops,
     detect,
+    mosaic_layout,
     nms,
     pnet_boxes,
     pyramid,
@@ -117,11 +118,46 @@ def test_crops_read_a_coarser_level_for_big_boxes() -> None:
     assert np.allclose(mirrored[0, ::-1], got[0], atol=1e-5)  # [N, W, H, C]: W reversed
 
 
-def test_mirrored_landmarks_agree(models: Any, lfw_frame: Any) -> None:
+def test_landmark_estimators_agree(models: Any, lfw_frame: Any) -> None:
     img = rgb(lfw_frame("Aaron_Sorkin", 1))
-    plain = run(detect(img, Detector(models.detector.pnet, models.detector.rnet,
-                                     models.detector.onet,
-                                     DetectorConfig(mirror_landmarks=False))))[0]
-    both = run(detect(img, models.detector))[0]
-    assert np.abs(plain.landmarks - both.landmarks).max() < 4.0  # pixels, face ~180 wide
-    assert not np.array_equal(plain.landmarks, both.landmarks)
+
+    def marks(how: str) -> np.ndarray:
+        det = Detector(models.detector.pnet, models.detector.rnet, models.detector.onet,
+                       DetectorConfig(landmarks=how))
+        faces = run(detect(img, det))
+        assert len(faces) == 1
+        return faces[0].landmarks
+
+    plain, mirror, refine = marks("onet"), marks("mirror"), marks("refine")
+    assert np.array_equal(refine, run(detect(img, models.detector))[0].landmarks)  # default
+    for other in (mirror, refine):  # pixels, on a face ~180 wide
+        assert np.abs(plain - other).max() < 4.0
+        assert not np.array_equal(plain, other)
+
+
+def test_mosaic_layout_places_levels_apart_on_even_offsets() -> None:
+    sizes = [(80, 107), (57, 76), (40, 54), (29, 38), (21, 27), (15, 19)]
+    (height, width), places = mosaic_layout(sizes)
+    assert places[0] == (0, 0) and height == 80
+    rects = [(t, left, t + h, left + w) for (t, left), (h, w) in zip(places, sizes, strict=True)]
+    for i, (t, left, b, r) in enumerate(rects):
+        assert t % 2 == 0 and left % 2 == 0 and b <= height and r <= width
+        for t2, l2, b2, r2 in rects[i + 1:]:
+            assert b <= t2 or b2 <= t or r <= l2 or r2 <= left  # no overlap
+    assert height * width < 1.3 * sum(h * w for h, w in sizes)  # little waste
+
+
+@pytest.mark.parametrize("min_face", [48.0, 72.0])
+def test_one_pnet_run_finds_what_one_run_per_level_finds(models: Any, lfw_frame: Any,
+                                                          min_face: float) -> None:
+    img = rgb(lfw_frame("Aaron_Sorkin", 1))
+
+    def faces(mosaic: bool) -> list[Any]:
+        det = Detector(models.detector.pnet, models.detector.rnet, models.detector.onet,
+                       DetectorConfig(min_face=min_face, mosaic=mosaic))
+        return run(detect(img, det))
+
+    each, mosaic = faces(False), faces(True)
+    assert len(each) == len(mosaic) == 1
+    assert np.allclose(each[0].box, mosaic[0].box, atol=1e-4)
+    assert np.allclose(each[0].landmarks, mosaic[0].landmarks, atol=1e-3)

@@ -102,3 +102,27 @@ def test_photo_frame_letterboxes_deterministically() -> None:
     assert f1[240, 320, :3].tolist() == [200, 200, 200]
     assert f1[240, 10, :3].tolist() == [0, 0, 0]  # the letterbox bar
     assert np.all(f1[..., 3] == 255)
+
+
+def test_uint8_images_resample_like_their_float_copy() -> None:
+    rng = np.random.default_rng(5)
+    u8 = rng.integers(0, 256, (61, 80, 3), dtype=np.uint8)
+    f32 = u8.astype(np.float32)
+    assert np.array_equal(downscale2(u8), downscale2(f32))  # exact: sums of small integers
+    xs = rng.uniform(-3, 83, (7, 9))
+    ys = rng.uniform(-3, 64, (7, 9))
+    assert np.array_equal(sample(u8, xs, ys), sample(f32, xs, ys))
+    assert sample(u8, xs, ys).dtype == np.float32
+
+
+def test_sample_matches_a_direct_bilinear_formula() -> None:
+    rng = np.random.default_rng(6)
+    img = rng.uniform(0, 255, (40, 50, 3)).astype(np.float32)
+    xs = rng.uniform(0, 49, 200)
+    ys = rng.uniform(0, 39, 200)
+    x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
+    x1, y1 = np.minimum(x0 + 1, 49), np.minimum(y0 + 1, 39)
+    fx, fy = (xs - x0)[:, None], (ys - y0)[:, None]
+    want = ((img[y0, x0] * (1 - fx) + img[y0, x1] * fx) * (1 - fy)
+            + (img[y1, x0] * (1 - fx) + img[y1, x1] * fx) * fy)
+    assert np.allclose(sample(img, xs, ys), want, atol=2e-3)

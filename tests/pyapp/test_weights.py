@@ -70,3 +70,22 @@ def test_wrong_sized_tensor_raises_model_error() -> None:
     stored.arrays[f"{key}.codes"] = stored.arrays[f"{key}.codes"][:, :-1]
     with pytest.raises(ModelError, match="wrong size"):
         sw.expand(sw.to_bytes(stored))
+
+
+def test_int8_tensors_are_kept_exactly() -> None:
+    rng = np.random.default_rng(8)
+    t: dict[str, np.ndarray] = {
+        "q": rng.integers(-127, 128, (16, 3, 3, 3), dtype=np.int8),
+        "fc": rng.standard_normal((64, 16)).astype(np.float32)}
+    stored = sw.from_bytes(sw.to_bytes(sw.encode(t, {"q": 0, "fc": 1}, bits=32,
+                                                 method="uniform")))
+    layout = {e.name: e for e in sw.external_layout(stored)}
+    assert layout["q"].dtype == "int8" and layout["q"].nbytes == t["q"].size
+    assert layout["fc"].dtype == "float32"
+    blob = sw.expand(sw.to_bytes(stored))
+    q = layout["q"]
+    assert np.array_equal(np.frombuffer(blob, np.int8, q.nbytes, q.offset).reshape(q.shape),
+                          t["q"])
+    fc = layout["fc"]
+    assert np.array_equal(np.frombuffer(blob, "<f4", fc.nbytes // 4, fc.offset)
+                          .reshape(fc.shape), t["fc"])
