@@ -67,9 +67,16 @@ def faceapi_cache_path(folder: Path, detector: str) -> Path:
     return folder / f"faceapi-{detector}-{lock}-photo_frame.npz"
 
 
+PIPELINE_SOURCES = ("frame", "detect", "quality", "align", "embed", "pipeline", "weights",
+                    "manifest", "host")
+
+
 def ownface_cache_path(folder: Path) -> Path:
-    manifest = hashlib.sha256((ROOT / "models" / "manifest.json").read_bytes()).hexdigest()
-    return folder / f"ownface-{manifest[:12]}-flip-photo_frame.npz"
+    """Keyed by the model manifest (which pins every weight) and the pipeline's source code."""
+    digest = hashlib.sha256((ROOT / "models" / "manifest.json").read_bytes())
+    for name in PIPELINE_SOURCES:
+        digest.update((ROOT / "pyapp" / f"{name}.py").read_bytes())
+    return folder / f"ownface-{digest.hexdigest()[:12]}-flip-photo_frame.npz"
 
 
 def run_faceapi(root: Path, rel: list[str], detector: str, batch: int, folder: Path

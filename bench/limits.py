@@ -7,8 +7,9 @@ Per stage (MTCNN P-Net over the pyramid, R-Net, O-Net; dlib ResNet embedder):
 * its multiply-accumulates (``onnx`` shape inference on the graphs in models/ with those
   shapes; Conv + Gemm + MatMul);
 * the time those MACs would take at the *measured peak* of onnxruntime-web in Chromium on
-  this CPU (a 1024^3 MatMul and a 64-channel 3x3 Conv at 112x112, best run; 1 thread, as
-  OwnFace runs, and 2 threads, the whole machine);
+  this CPU (float: the best of a 1024^3 MatMul and 3x3 Convs of two sizes; 8-bit: the same
+  Convs as QLinearConv, for quantised models; best run; 1 thread, as OwnFace runs, and 2
+  threads, the whole machine);
 * the measured time of the model alone in onnxruntime-web (same shapes, 1 thread, median
   after 6 untimed runs: the first runs of a session are up to 2.5x slower) and in native
   onnxruntime (1 thread), and the measured pipeline stage (Python + numpy + model,
@@ -27,6 +28,7 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from bench.faceapi.macs import (  # noqa: E402
     count_macs,
     full_model,
     matmul_model,
+    qconv_model,
 )
 from pyapp import host  # noqa: E402
 from pyapp.detect import Detector, DetectorConfig  # noqa: E402
@@ -52,6 +55,15 @@ from pyapp.pipeline import FaceModels, embed_frame  # noqa: E402
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 OUT = ROOT / "bench" / "out" / "limits.json"
 PIPELINE_JSON = ROOT / "bench" / "out" / "pipeline.json"
+# peak probes: (kind, builder). Several sizes, because the best size differs per kind (the 8-bit
+# Conv runs at ~26 GOP/s at 64 channels x 112x112 but ~44 at 256 x 28x28 here).
+PROBES: dict[str, tuple[str, Callable[[], tuple[bytes, list[dict[str, Any]], int]]]] = {
+    "matmul_1024": ("float", lambda: matmul_model(1024)),
+    "conv3x3_64ch_112": ("float", lambda: conv_model(64, 112)),
+    "conv3x3_256ch_28": ("float", lambda: conv_model(256, 28)),
+    "qconv3x3_64ch_112": ("int8", lambda: qconv_model(64, 112)),
+    "qconv3x3_256ch_28": ("int8", lambda: qconv_model(256, 28)),
+}
 STAGES = (("pnet", "mtcnn_pnet", "P-Net (pyramid)"), ("rnet", "mtcnn_rnet", "R-Net"),
           ("onet", "mtcnn_onet", "O-Net"), ("embed", "dlib_resnet", "dlib ResNet"))
 
@@ -111,32 +123,29 @@ def browser_times(models: dict[str, bytes],
 
     from bench.faceapi.serve import bench_server, launch_args
 
-    mm, mm_inputs, mm_macs = matmul_model(1024)
-    cv, cv_inputs, cv_macs = conv_model(64, 112)
+    probes = {label: build() for label, (_, build) in PROBES.items()}
     out: dict[str, Any] = {"peak": {}, "stages": {}}
     with bench_server() as srv, sync_playwright() as pw:
-        srv.blobs.update({"matmul.onnx": mm, "conv.onnx": cv,
+        srv.blobs.update({**{f"{k}.onnx": v[0] for k, v in probes.items()},
                           **{f"{k}.onnx": v for k, v in models.items()}})
         browser = pw.chromium.launch(**launch_args())
         for threads in (1, 2):
             page = browser.new_page()
             page.goto(f"{srv.url}/_bench/peak.html?threads={threads}")
             page.wait_for_selector("html[data-ready]", state="attached", timeout=120_000)
-            peaks = {}
-            for label, blob, inputs, macs in (
-                    ("matmul_1024", "matmul.onnx", mm_inputs, mm_macs),
-                    ("conv3x3_64x112", "conv.onnx", cv_inputs, cv_macs)):
+            measured = {}
+            for label, (_, inputs, macs) in probes.items():
                 load = machine.load()
                 r = page.evaluate("s => window.peakBench.time(s)", {
-                    "model": f"/_bench/blob/{blob}", "inputs": inputs,
+                    "model": f"/_bench/blob/{label}.onnx", "inputs": inputs,
                     "runs": peak_runs, "warmup": 4})
                 best = min(r["ms"])
-                peaks[label] = {"macs": macs, "best_ms": best, "median_ms":
-                                statistics.median(r["ms"]), "gflops": 2 * macs / best / 1e6,
-                                "load": load}
+                measured[label] = {"kind": PROBES[label][0], "macs": macs, "best_ms": best,
+                                   "median_ms": statistics.median(r["ms"]),
+                                   "gflops": 2 * macs / best / 1e6, "load": load}
             out["peak"][str(threads)] = {"threads": r["threads"], "runs": peak_runs,
                                          "cross_origin_isolated": r["cross_origin_isolated"],
-                                         "version": r["version"], **peaks}
+                                         "version": r["version"], "probes": measured}
             if threads == 1:
                 for key, (name, shapes) in stage_calls.items():
                     load = machine.load()
@@ -176,30 +185,34 @@ def main(argv: list[str] | None = None) -> int:
     native_load = machine.load()
     for key, role, label in STAGES:
         graph = graphs[role]
-        cache: dict[tuple[int, ...], int] = {}
+        cache: dict[tuple[int, ...], dict[str, int]] = {}
 
         def macs_of(shape: tuple[int, ...], graph: Any = graph,
-                    cache: dict[tuple[int, ...], int] = cache) -> int:
+                    cache: dict[tuple[int, ...], dict[str, int]] = cache) -> dict[str, int]:
             if shape not in cache:
-                cache[shape] = count_macs(graph, shape)["total"]
+                cache[shape] = count_macs(graph, shape)
             return cache[shape]
 
-        i, totals = median_frame(calls[role], macs_of)
+        i, totals = median_frame(calls[role], lambda shape, m=macs_of: m(shape)["total"])
         shapes = calls[role][i]
         name = graph.graph.input[0].name
         stage_calls[key] = (name, shapes)
         stages[key] = {"label": label, "model": role, "frames": len(totals),
                        "calls": len(shapes), "shapes": [list(s) for s in shapes],
                        "macs": totals[i], "macs_range": [min(totals), max(totals)],
+                       "macs_float": sum(macs_of(x)["float"] for x in shapes),
+                       "macs_int8": sum(macs_of(x)["int8"] for x in shapes),
                        "native_ms": native_ms(sessions[role], name, shapes, args.runs)}
     print("onnxruntime-web in Chromium: peak and per-stage models ...", file=sys.stderr)
     web = browser_times({k: graphs[r].SerializeToString() for k, r, _ in STAGES}, stage_calls,
                         args.runs, max(args.runs // 2, 3))
-    peak1 = max(v["gflops"] for k, v in web["peak"]["1"].items() if isinstance(v, dict))
-    peak2 = max(v["gflops"] for k, v in web["peak"]["2"].items() if isinstance(v, dict))
+    peaks = {t: {kind: max(p["gflops"] for p in web["peak"][t]["probes"].values()
+                           if p["kind"] == kind) for kind in ("float", "int8")}
+             for t in ("1", "2")}
     for key, s in stages.items():
-        s["ideal_ms_1_thread"] = 2 * s["macs"] / peak1 / 1e6
-        s["ideal_ms_2_threads"] = 2 * s["macs"] / peak2 / 1e6
+        for t, label in (("1", "ideal_ms_1_thread"), ("2", "ideal_ms_2_threads")):
+            s[label] = (2 * s["macs_float"] / peaks[t]["float"]
+                        + 2 * s["macs_int8"] / peaks[t]["int8"]) / 1e6
         s["web_ms"] = web["stages"][key]["median_ms"]
         s["web_load"] = web["stages"][key]["load"]
     pipeline = json.loads(PIPELINE_JSON.read_text()) if PIPELINE_JSON.is_file() else None
@@ -207,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "bench/limits.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine.describe(),
         "frames": len(photos), "runs": args.runs, "native_load": native_load,
-        "peak": web["peak"], "peak_gflops": {"1": peak1, "2": peak2}, "stages": stages,
+        "peak": web["peak"], "peak_gflops": peaks, "stages": stages,
         "pipeline": pipeline and {"file": str(PIPELINE_JSON.relative_to(ROOT)),
                                   "date": pipeline.get("date"),
                                   "stages_ms": pipeline.get("stages_ms"),
@@ -223,17 +236,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    p = r["peak"]
     for t in ("1", "2"):
-        d = p[t]
+        d = r["peak"][t]
         print(f"onnxruntime-web {d['version']} peak, {d['threads']} thread(s): "
-              f"MatMul 1024^3 {d['matmul_1024']['gflops']:.1f} GFLOP/s "
-              f"(load {d['matmul_1024']['load']}), Conv 3x3 64ch 112x112 "
-              f"{d['conv3x3_64x112']['gflops']:.1f} GFLOP/s (load {d['conv3x3_64x112']['load']})")
-    print(f"{'stage':<17}{'calls':>6}{'MMAC':>8}{'at peak 1t':>11}{'at peak 2t':>11}"
+              + ", ".join(f"{k} {v['gflops']:.1f}" for k, v in d["probes"].items())
+              + f" G(FL)OP/s (load {min(v['load'] for v in d['probes'].values())}-"
+              f"{max(v['load'] for v in d['probes'].values())})")
+    print(f"{'stage':<17}{'calls':>6}{'MMAC':>8}{'8-bit':>6}{'at peak 1t':>11}{'at peak 2t':>11}"
           f"{'ort-web':>9}{'native':>8}  (ms; model alone, 1 thread)")
     for s in r["stages"].values():
-        print(f"{s['label']:<17}{s['calls']:>6}{s['macs'] / 1e6:>8.1f}"
+        share = s["macs_int8"] / s["macs"] if s["macs"] else 0.0
+        print(f"{s['label']:<17}{s['calls']:>6}{s['macs'] / 1e6:>8.1f}{share:>6.0%}"
               f"{s['ideal_ms_1_thread']:>11.2f}{s['ideal_ms_2_threads']:>11.2f}"
               f"{s['web_ms']:>9.2f}{s['native_ms']:>8.2f}")
     st = r["stages"]

@@ -106,7 +106,7 @@ def run_step(step: Step, smoke: bool, out: Path, logs: Path) -> dict[str, Any]:
     print(f"== {step.name}: {status} in {seconds} s", file=sys.stderr, flush=True)
     tail = "\n".join(stderr.strip().splitlines()[-8:]) if status != "ok" else ""
     return {**row, "status": status, "seconds": seconds, "load_after": machine.load(),
-            "error": tail}
+            "error": tail, "finished": time.time()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,9 +2,10 @@
 
 For bench/limits.py: the shapes come from running the CPython pipeline on real frames with
 every model wrapped in a :class:`Recorder`; the MACs come from the ONNX graphs in models/
-(``onnx`` shape inference with those concrete input shapes; Conv, Gemm and MatMul counted,
-element-wise ops, pooling and activations not). Also the two synthetic models used to measure
-onnxruntime-web's peak: one large MatMul and one large 3x3 Conv.
+(the tensor shapes of a real run with those input shapes; Conv, Gemm and MatMul counted as
+float MACs, QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger as 8-bit MACs;
+element-wise ops, pooling and activations not). Also the synthetic models used to measure
+onnxruntime-web's peak: a large MatMul, a large 3x3 Conv, and the same Conv in 8 bits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper, shape_inference
+from onnx import TensorProto, helper, numpy_helper
 
 from pyapp.manifest import ModelFiles
 from pyapp.ports import FloatArray, Inference
@@ -44,31 +45,53 @@ def full_model(files: ModelFiles) -> onnx.ModelProto:
         return onnx.load(str(graph), load_external_data=True)
 
 
-def _dims(value: onnx.ValueInfoProto) -> list[int]:
-    return [d.dim_value for d in value.type.tensor_type.shape.dim]
+WEIGHT_INPUT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3}
+MATMULS = ("MatMul", "Gemm", "QLinearMatMul", "MatMulInteger")
+
+
+def tensor_shapes(model: onnx.ModelProto, shape: tuple[int, ...]) -> dict[str, list[int]]:
+    """Actual shapes of the tensors around every Conv/MatMul-like node for an input of
+    ``shape``: onnxruntime runs the model on zeros with those tensors exposed as outputs
+    (``onnx`` shape inference stops at the com.microsoft ops of quantised graphs)."""
+    import onnxruntime as ort
+
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    names = {init.name for init in m.graph.initializer}
+    wanted: list[str] = []
+    for node in m.graph.node:
+        if node.op_type in WEIGHT_INPUT or node.op_type in MATMULS:
+            weight = node.input[WEIGHT_INPUT.get(node.op_type, 0)]  # computed in QDQ graphs
+            wanted += [n for n in (node.input[0], weight, node.output[0])
+                       if n and n not in names]
+    existing = {o.name for o in m.graph.output}
+    m.graph.output.extend(onnx.ValueInfoProto(name=n) for n in dict.fromkeys(wanted)
+                          if n not in existing)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(m.SerializeToString(), opts,
+                                   providers=["CPUExecutionProvider"])
+    feed = {m.graph.input[0].name: np.zeros(shape, np.float32)}
+    outputs = [o.name for o in session.get_outputs()]
+    shapes = {n: list(v.shape) for n, v in zip(outputs, session.run(outputs, feed), strict=True)}
+    shapes.update({init.name: list(init.dims) for init in m.graph.initializer})
+    return shapes
 
 
 def count_macs(model: onnx.ModelProto, shape: tuple[int, ...]) -> dict[str, int]:
     """Conv/Gemm/MatMul multiply-accumulates of one run on an input of ``shape``."""
-    m = onnx.ModelProto()
-    m.CopyFrom(model)
-    dims = m.graph.input[0].type.tensor_type.shape.dim
-    if len(dims) != len(shape):
-        raise ValueError(f"input has rank {len(dims)}, shape {shape} given")
-    for d, v in zip(dims, shape, strict=True):
-        d.Clear()
-        d.dim_value = int(v)
-    inferred = shape_inference.infer_shapes(m, strict_mode=True)
-    shapes: dict[str, list[int]] = {}
-    for v in [*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output]:
-        shapes[v.name] = _dims(v)
-    for init in inferred.graph.initializer:
-        shapes[init.name] = list(init.dims)
-    out = {"conv": 0, "gemm": 0, "matmul": 0}
-    for node in inferred.graph.node:
-        if node.op_type == "Conv":
-            w, y = shapes[node.input[1]], shapes[node.output[0]]
-            out["conv"] += int(np.prod(y)) * int(np.prod(w[1:]))
+    shapes = tensor_shapes(model, shape)
+    graph = model.graph
+    out = {"conv": 0, "gemm": 0, "matmul": 0, "int8": 0}
+    for node in graph.node:
+        if node.op_type in WEIGHT_INPUT:
+            w = shapes[node.input[WEIGHT_INPUT[node.op_type]]]
+            macs = int(np.prod(shapes[node.output[0]])) * int(np.prod(w[1:]))
+            out["conv" if node.op_type == "Conv" else "int8"] += macs
+        elif node.op_type in ("QLinearMatMul", "MatMulInteger"):
+            out["int8"] += int(np.prod(shapes[node.output[0]])) * shapes[node.input[0]][-1]
         elif node.op_type == "Gemm":
             a = shapes[node.input[0]]
             trans_a = next((at.i for at in node.attribute if at.name == "transA"), 0)
@@ -76,7 +99,8 @@ def count_macs(model: onnx.ModelProto, shape: tuple[int, ...]) -> dict[str, int]
             out["gemm"] += int(np.prod(shapes[node.output[0]])) * k
         elif node.op_type == "MatMul":
             out["matmul"] += int(np.prod(shapes[node.output[0]])) * shapes[node.input[0]][-1]
-    out["total"] = out["conv"] + out["gemm"] + out["matmul"]
+    out["float"] = out["conv"] + out["gemm"] + out["matmul"]
+    out["total"] = out["float"] + out["int8"]
     return out
 
 
@@ -108,3 +132,35 @@ def conv_model(channels: int, side: int) -> tuple[bytes, list[dict[str, Any]], i
                               ir_version=8)  # onnxruntime-web 1.30 reads IR <= 13
     macs = channels * channels * 9 * side * side
     return model.SerializeToString(), [{"name": "x", "shape": [1, channels, side, side]}], macs
+
+
+def qconv_model(channels: int, side: int) -> tuple[bytes, list[dict[str, Any]], int]:
+    """The 3x3 Conv of :func:`conv_model` in 8 bits (uint8 activations, int8 per-channel
+    weights, as OwnFace's quantised models): QuantizeLinear -> QLinearConv -> DequantizeLinear.
+    """
+    rng = np.random.default_rng(0)
+    c = channels
+    init = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "xs"),
+        numpy_helper.from_array(np.array(128, np.uint8), "xz"),
+        numpy_helper.from_array(rng.integers(-127, 128, (c, c, 3, 3)).astype(np.int8), "w"),
+        numpy_helper.from_array(np.full(c, 0.001, np.float32), "ws"),
+        numpy_helper.from_array(np.zeros(c, np.int8), "wz"),
+        numpy_helper.from_array(np.array(0.05, np.float32), "ys"),
+        numpy_helper.from_array(np.array(128, np.uint8), "yz"),
+        numpy_helper.from_array(np.zeros(c, np.int32), "b"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+        helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"],
+                         ["yq"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "peak_qconv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, side, side])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, side, side])], init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)],
+                              ir_version=8)  # onnxruntime-web 1.30 reads IR <= 13
+    return model.SerializeToString(), [{"name": "x", "shape": [1, c, side, side]}], \
+        c * c * 9 * side * side

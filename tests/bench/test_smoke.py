@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.faceapi.macs import conv_model, count_macs, matmul_model
+from bench.faceapi.macs import conv_model, count_macs, matmul_model, qconv_model
 from tests.conftest import ROOT
 
 browser, data, slow = pytest.mark.browser, pytest.mark.data, pytest.mark.slow
@@ -37,6 +37,9 @@ def test_mac_count_of_known_models() -> None:
     model, _, macs = conv_model(8, 16)
     counted = count_macs(onnx.load_from_string(model), (1, 8, 16, 16))
     assert counted["conv"] == counted["total"] == macs == 8 * 8 * 9 * 16 * 16
+    model, _, macs = qconv_model(8, 16)
+    counted = count_macs(onnx.load_from_string(model), (1, 8, 16, 16))
+    assert counted["int8"] == counted["total"] == macs and counted["float"] == 0
     model, _, macs = matmul_model(32)
     assert count_macs(onnx.load_from_string(model), (32, 32))["matmul"] == macs == 32 ** 3
 
@@ -77,7 +80,7 @@ def test_compare_accuracy_smoke(lfw_dir: Path, tmp_path: Path) -> None:
 def test_limits_smoke(lfw_dir: Path, tmp_path: Path) -> None:
     data = run_smoke("limits.py", tmp_path / "limits.json")
     assert data["peak"]["1"]["threads"] == 1
-    assert data["peak_gflops"]["1"] > 0.5
+    assert data["peak_gflops"]["1"]["float"] > 0.5 and data["peak_gflops"]["1"]["int8"] > 0.5
     stages = data["stages"]
     assert stages["embed"]["shapes"] == [[2, 3, 150, 150]]  # chip and its mirror, one batch
     for s in stages.values():
