@@ -125,7 +125,7 @@ def open_pages(browser: Any, srv: BenchServer, page_path: str) -> tuple[Any, Any
 
 
 def run_one(page: Any, side: str, url: str) -> tuple[float, dict[str, Any], dict[str, Any]]:
-    spec = {"frames": [url], "width": 640, "height": 480, "repeats": 1}
+    spec = {"frames": [url], "width": 640, "height": 480, "repeats": 1, "protect": True}
     page.bring_to_front()
     if side == "ownface":
         data = json.loads(page.evaluate(OWNFACE_RUN, json.dumps(spec)))
@@ -189,7 +189,7 @@ def summarise(timing: dict[str, Any], visits: list[dict[str, Any]]) -> dict[str,
     if stages:
         out["ownface"]["stages_median_ms"] = {
             k: statistics.median(s[k] for s in stages)
-            for k in ("prepare", "detect", "align", "embed")}
+            for k in ("prepare", "detect", "align", "embed", "protect") if k in stages[0]}
     loads = [p["load"] for p in pairs]
     out["load_during_frames"] = {"min": min(loads), "max": max(loads),
                                  "median": round(statistics.median(loads), 2)}

@@ -1,6 +1,7 @@
 # Test/bench harness, runs inside Pyodide in a worker: loads the face models, then exposes
-# run(frame_urls, repeats) to the page. Frames are raw 640x480 RGBA bytes, so the browser and
-# CPython see exactly the same pixels.
+# run(frame_urls, repeats[, protect]) to the page; with protect, each frame's time includes
+# the client's verification crypto (bench/compare_browser.py: detect, align, embed, protect).
+# Frames are raw 640x480 RGBA bytes, so the browser and CPython see exactly the same pixels.
 import asyncio
 import json
 import time
@@ -8,9 +9,13 @@ import time
 import polyscript
 from pyodide.http import pyfetch
 
+from pyapp import commitment, oprf, protocol
+from pyapp.binarise import binarise, scheme_from_params
 from pyapp.browser import dom, models, ort
-from pyapp.errors import OwnFaceError, QualityError
+from pyapp.enrol import OPRF_INPUT_LABEL
+from pyapp.errors import NotMatched, OwnFaceError, QualityError
 from pyapp.frame import frame_from_buffer
+from pyapp.keys import derive_keys
 from pyapp.pipeline import embed_frame
 
 ORIGIN = str(dom.window.location.origin)
@@ -20,7 +25,26 @@ STATE = {}
 async def load():
     STATE["models"] = await models.load_models()
     STATE["runtime"] = ort.describe()
+    params = await models.fetch_bytes(dom.manifest()["models"]["binarise-v1.json"])
+    STATE["scheme"] = scheme_from_params(json.loads(params))
+    STATE["oprf_key"] = oprf.derive_key_pair(bytes(32), b"bench")[0]
     dom.document.getElementById("state").dataset.ready = "1"
+
+
+def protect(embedding, template):
+    """The client's verification crypto on one embedding (what follows the embedding in the
+    app): binarise, open the commitment, OPRF (server step in-process), keys, sign."""
+    scheme = STATE["scheme"]
+    bits = binarise(embedding, scheme, template["seed"])
+    try:
+        secret = commitment.open(template["helper"], bits)
+    except NotMatched:
+        secret = bytes(32)  # the app goes on with a random secret: same work
+    data = OPRF_INPUT_LABEL + secret
+    state = oprf.blind(data)
+    evaluated = oprf.blind_evaluate(STATE["oprf_key"], state.element)
+    pair = derive_keys(oprf.finalize(data, state, evaluated), "demo", "bench")
+    pair.sign(protocol.signed_message("verify", "demo", "bench", ORIGIN, bytes(16), bytes(32)))
 
 
 async def run(spec_json):
@@ -30,6 +54,7 @@ async def run(spec_json):
         data = await (await pyfetch(ORIGIN + url)).bytes()
         frames.append(frame_from_buffer(data, spec["width"], spec["height"]))
     out = []
+    template = None
     for frame in frames:
         times = []
         result = None
@@ -37,6 +62,16 @@ async def run(spec_json):
             t0 = time.perf_counter()
             try:
                 result = await embed_frame(frame, STATE["models"])
+                if spec.get("protect"):
+                    if template is None:  # enrol on the first usable frame
+                        seed = bytes(16)
+                        helper, _ = commitment.commit(binarise(result.embedding,
+                                                               STATE["scheme"], seed),
+                                                      code=STATE["scheme"].code)
+                        template = {"seed": seed, "helper": helper}
+                    t1 = time.perf_counter()
+                    protect(result.embedding, template)
+                    result.timings["protect"] = (time.perf_counter() - t1) * 1000
             except QualityError as exc:
                 result = exc
             except OwnFaceError as exc:
