@@ -1,7 +1,8 @@
 """``ownface eval``: run the CPython pipeline over a labelled folder and measure it.
 
     ownface eval DIR [--pairs pairs.txt] [--out DIR] [--models DIR] [--no-flip] [--raw]
-                     [--limit N] [--npz FILE]
+                     [--limit N] [--npz FILE] [--set detector.KEY=V | pipeline.KEY=V ...]
+                     [--choice-folds 1,2]
 
 DIR holds ``<person>/<image>`` (or ``images/<person>/<image>``). Each photo becomes a 640x480
 RGBA "camera frame" (pyapp.frame.photo_frame) unless ``--raw``. Prints and writes
@@ -9,7 +10,9 @@ RGBA "camera frame" (pyapp.frame.photo_frame) unless ``--raw``. Prints and write
 excluded), LFW pairs accuracy (k-fold over the folds of pairs.txt), EER and TAR at FAR
 1e-2/1e-3/1e-4 over all same-person pairs against all different-person pairs, and per-stage
 timing. Embeddings are cached in ``<out>/embeddings.npz`` keyed by the models and settings, so
-a re-run is fast.
+a re-run is fast. ``--set`` changes one DetectorConfig / PipelineConfig field (to measure a
+lever); ``--choice-folds`` also reports the people of those pairs folds (where choices were
+made) and of the other folds (held out) separately.
 """
 
 from __future__ import annotations
@@ -110,6 +113,17 @@ def roc_metrics(genuine: np.ndarray, impostor: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def fold_group(emb: np.ndarray, names: list[str], ij: np.ndarray, labels: np.ndarray,
+               folds: np.ndarray, scores: np.ndarray, group: np.ndarray) -> dict[str, Any]:
+    """Pairs accuracy over the folds in ``group``, and all-pairs metrics over their people."""
+    mean, _, _ = kfold_accuracy(scores[group], labels[group], folds[group])
+    people = {names[i] for i in ij[group].ravel()}
+    keep = np.array([n in people for n in names])
+    genuine, impostor = all_pair_scores(emb[keep], [n for n, k in zip(names, keep, strict=True)
+                                                    if k])
+    return {"accuracy": mean, "people": len(people), **roc_metrics(genuine, impostor)}
+
+
 def plot_roc(genuine: np.ndarray, impostor: np.ndarray, path: Path, title: str) -> None:
     import matplotlib
 
@@ -143,14 +157,34 @@ def progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool
-                       ) -> dict[str, Any]:
+def configs(flip: bool, overrides: list[str]) -> tuple[Any, Any]:
+    """(DetectorConfig, PipelineConfig) with ``section.field=value`` overrides applied."""
+    import dataclasses
+
+    from pyapp.detect import DetectorConfig
+    from pyapp.pipeline import PipelineConfig
+
+    made: dict[str, Any] = {"detector": DetectorConfig(),
+                            "pipeline": PipelineConfig(gates=False, flip=flip)}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if section not in made or name not in {f.name for f in dataclasses.fields(made[section])}:
+            raise SystemExit(f"--set {item}: no such setting")
+        old = getattr(made[section], name)
+        typed: Any = value == "1" if isinstance(old, bool) else type(old)(value)
+        made[section] = dataclasses.replace(made[section], **{name: typed})
+    return made["detector"], made["pipeline"]
+
+
+def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool,
+                       overrides: list[str] | None = None) -> dict[str, Any]:
     from pyapp import host
     from pyapp.frame import photo_frame
-    from pyapp.pipeline import PipelineConfig, embed_frame
+    from pyapp.pipeline import embed_frame
 
-    models = host.load_models(models_dir)
-    config = PipelineConfig(gates=False, flip=flip)
+    detector, config = configs(flip, overrides or [])
+    models = host.load_models(models_dir, detector_config=detector)
     n = len(paths)
     emb = np.full((n, models.embedder.dim), np.nan, np.float32)
     verdict = np.array([""] * n, dtype=object)
@@ -179,13 +213,11 @@ def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bo
             "timings": np.array([timings[k] for k in sorted(timings)], np.float64)}
 
 
-def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool) -> str:
+def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool,
+              overrides: list[str] | None = None) -> str:
     """Changes with the models, the images and every pipeline setting."""
-    from pyapp.detect import DetectorConfig
-    from pyapp.pipeline import PipelineConfig
-
     h = hashlib.sha256()
-    h.update(repr((PipelineConfig(gates=False, flip=flip), DetectorConfig())).encode())
+    h.update(repr(configs(flip, overrides or [])).encode())
     h.update((models_dir / "manifest.json").read_bytes())
     for p in paths:
         h.update(str(p.relative_to(root)).encode())
@@ -205,6 +237,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--raw", action="store_true", help="feed photos as they are, not as frames")
     ap.add_argument("--limit", type=int, default=0, help="only the first N images")
     ap.add_argument("--npz", type=Path, help="also write names/paths/emb to this npz")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                    help="change a DetectorConfig (detector.) or PipelineConfig (pipeline.) field")
+    ap.add_argument("--choice-folds", default="", help="e.g. 1,2: also report those folds' "
+                    "people and the other folds' people separately")
     args = ap.parse_args(argv)
 
     root = args.dir
@@ -216,7 +252,7 @@ def main(argv: list[str]) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     flip = not args.no_flip
-    key = cache_key(paths, root, args.models, flip, args.raw)
+    key = cache_key(paths, root, args.models, flip, args.raw, args.set)
     cache = args.out / "embeddings.npz"
     data: dict[str, Any] | None = None
     if cache.exists():
@@ -224,7 +260,7 @@ def main(argv: list[str]) -> int:
             if str(z["key"]) == key:
                 data = {k: z[k] for k in z.files}
     if data is None:
-        data = compute_embeddings(paths, root, args.models, flip, args.raw)
+        data = compute_embeddings(paths, root, args.models, flip, args.raw, args.set)
         np.savez(cache, key=np.array(key), **data)
     emb = data["emb"]
     names = [p.parent.name for p in paths]
@@ -261,6 +297,12 @@ def main(argv: list[str]) -> int:
             report["pairs"] = {"pairs": len(labels), "folds": len(accs),
                                "accuracy": mean, "std": std, "fold_accuracy": accs,
                                "pairs_with_failed_image": int(failed.sum())}
+            if args.choice_folds:
+                chosen = [int(f) - 1 for f in args.choice_folds.split(",")]
+                report["by_folds"] = {
+                    name: fold_group(emb, names, ij, labels, folds, scores, group)
+                    for name, group in (("choice", np.isin(folds, chosen)),
+                                        ("held_out", ~np.isin(folds, chosen)))}
     genuine, impostor = all_pair_scores(emb, names)
     report["all_pairs"] = roc_metrics(genuine, impostor)
     (args.out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")

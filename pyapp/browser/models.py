@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
 from pyapp.browser import dom
-from pyapp.browser.ort import OrtWebInference
+from pyapp.browser.ort import OrtWebInference, default_threads
 from pyapp.detect import Detector, DetectorConfig
 from pyapp.embed import Embedder
 from pyapp.errors import ModelError
@@ -55,9 +55,11 @@ async def read_model_files(progress: Progress | None = None) -> dict[str, ModelF
     return dict(await asyncio.gather(*(one(role) for role in specs)))
 
 
-async def load_models(threads: int = 1, detector_config: DetectorConfig | None = None,
+async def load_models(threads: int | None = None, detector_config: DetectorConfig | None = None,
                       progress: Progress | None = None) -> FaceModels:
+    """All four models as onnxruntime-web sessions (``threads``: default_threads())."""
     files = await read_model_files(progress)
+    threads = threads or default_threads()
     sessions = {}
     for role, f in files.items():
         sessions[role] = await OrtWebInference.create(f.graph, external={f.spec.data_name: f.data},

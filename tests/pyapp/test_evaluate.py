@@ -93,3 +93,14 @@ def test_eval_runs_over_a_labelled_folder(tmp_path: Path, lfw_dir: Path,
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
     assert main([str(tmp_path)]) == 2
+
+
+def test_settings_can_be_changed_from_the_command_line() -> None:
+    from pyapp.evaluate import configs
+
+    detector, pipeline = configs(True, ["detector.min_face=72", "pipeline.chip_source=pyramid",
+                                        "detector.mosaic=0"])
+    assert detector.min_face == 72.0 and detector.mosaic is False
+    assert pipeline.chip_source == "pyramid" and pipeline.flip and not pipeline.gates
+    with pytest.raises(SystemExit, match="no such setting"):
+        configs(True, ["detector.nope=1"])
