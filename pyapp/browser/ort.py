@@ -24,14 +24,15 @@ _configured = False
 
 def default_threads() -> int:
     """Threads for onnxruntime-web: 2 where the page is cross-origin isolated (wasm threads
-    need SharedArrayBuffer) and the machine has at least 2 cores, else 1.
+    need SharedArrayBuffer) and the machine has at least 4 cores, else 1.
 
-    Measured on a 2-core machine (docs/models.md): 2 threads make the whole pipeline ~10-25%
-    faster when the machine is otherwise idle; more threads than 2 gain little for models
-    this small.
+    Measured on this project's 2-core machine (docs/models.md, whole pipeline, interleaved
+    runs): 2 threads were 10-17% faster when the machine was idle (load ~1.5) but 1.6-2.1x
+    slower when other work shared the cores (load ~4), even with spinning off: every kernel
+    waits for its slower half. So 2 threads only where cores are to spare.
     """
     cores = int(getattr(js.navigator, "hardwareConcurrency", 1) or 1)
-    return 2 if bool(js.crossOriginIsolated) and cores >= 2 else 1
+    return 2 if bool(js.crossOriginIsolated) and cores >= 4 else 1
 
 
 def runtime(threads: int = 1) -> Any:
