@@ -47,7 +47,7 @@ new PerformanceObserver((list) => { for (const e of list.getEntries())
 def marks(page: Any) -> dict[str, float]:
     root = page.locator("html")
     out = {}
-    for name in ("python", "models", "start", "camera", "result"):
+    for name in ("python", "models", "start", "camera", "captured", "result"):
         value = root.get_attribute(f"data-{name}-ms")
         if value is not None:
             out[name] = float(value)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     verify_cam = write_y4m(work / "verify.y4m", [photo_frame(host.read_photo(photos[6]))])
     rows: dict[str, list[float]] = {k: [] for k in (
         "fcp_cold", "fcp_warm", "python_cold", "python_warm", "models_cold", "models_warm",
-        "consent_to_camera", "camera_to_result", "longest_task")}
+        "consent_to_camera", "camera_to_result", "burst", "protocol", "longest_task")}
     outcomes: list[str] = []
     url = f"{origin}/app/?site=demo&user=lat"
 
@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             m = marks(page)
             rows["consent_to_camera"].append(m["camera"] - m["start"])
             rows["camera_to_result"].append(m["result"] - m["camera"])
+            rows["burst"].append(m["captured"] - m["camera"])
+            rows["protocol"].append(m["result"] - m["captured"])
             rows["longest_task"].append(max(page.evaluate("window.__longTasks"), default=0.0))
             warm.close()
             time.sleep(1.2)  # let a face lock from any failure run out (1 s here)
@@ -148,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("models_warm", "opened -> models ready, warm"),
                        ("consent_to_camera", "consent -> camera ready (warm)"),
                        ("camera_to_result", "camera ready -> verify result"),
+                       ("burst", "  of which: burst of frames"),
+                       ("protocol", "  of which: template, OPRF, sign"),
                        ("longest_task", "longest main-thread task")):
         print(f"{label:<32}{medians[key]:>10.0f}")
     print(f"verification outcomes: {outcomes}")

@@ -20,8 +20,11 @@ FrameSource = Callable[[], Awaitable[object]]  # returns the next camera frame
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    frames: int = 8  # frames taken in the burst
+    frames: int = 8  # most frames taken in the burst
     needed: int = 3  # usable frames required
+    # stop as soon as this many frames were usable (None: always take ``frames``); a live
+    # camera's consecutive frames are nearly alike, so a few good ones carry the burst
+    enough: int | None = None
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
 
@@ -44,7 +47,9 @@ async def capture(source: FrameSource, models: FaceModels,
                   config: CaptureConfig = CaptureConfig(),
                   on_frame: Callable[[int, FaceResult | QualityError], None] | None = None,
                   clock: Callable[[], float] = time.perf_counter) -> Capture:
-    """Take ``config.frames`` frames from ``source`` and combine the usable ones.
+    """Take up to ``config.frames`` frames from ``source`` and combine the usable ones.
+
+    Stops early once ``config.enough`` frames were usable.
 
     Frames that fail a quality gate are dropped and counted by reason; malformed frames
     (InputError) are not a user problem and propagate. Raises CaptureError when fewer than
@@ -52,6 +57,8 @@ async def capture(source: FrameSource, models: FaceModels,
     """
     if config.frames < 1 or not 1 <= config.needed <= config.frames:
         raise ValueError("need 1 <= needed <= frames")
+    if config.enough is not None and not config.needed <= config.enough <= config.frames:
+        raise ValueError("need needed <= enough <= frames")
     results: list[FaceResult] = []
     dropped: Counter[Reason] = Counter()
     i = 0
@@ -67,6 +74,8 @@ async def capture(source: FrameSource, models: FaceModels,
             if on_frame:
                 on_frame(i, result)
         i += 1
+        if config.enough is not None and len(results) >= config.enough:
+            break
     if len(results) < config.needed:
         raise CaptureError(len(results), config.needed, dict(dropped))
     stack = np.stack([r.embedding for r in results])

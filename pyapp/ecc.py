@@ -190,9 +190,16 @@ def _bits(value: object, size: int, what: str) -> Bits:
     return array
 
 
-@lru_cache(maxsize=32)
 def bch(m: int, t: int, length: int | None = None) -> BCH:
-    """A cached code (building one costs a few ms to a few hundred ms for m = 11)."""
+    """A cached code (building one costs a few ms to a few hundred ms for m = 11).
+
+    ``length=None`` and ``length=2^m - 1`` are the same code and share one cache entry.
+    """
+    return _cached_bch(m, t, (1 << m) - 1 if length is None else length)
+
+
+@lru_cache(maxsize=32)
+def _cached_bch(m: int, t: int, length: int) -> BCH:
     return BCH(m, t, length)
 
 

@@ -70,6 +70,12 @@ class KeyPair:
         return "KeyPair(Ed25519, <private>)"
 
 
+def warm_up() -> None:
+    """Build the curve's precomputed tables now (the first key pair pays for them: ~10 ms in
+    CPython, a few times that in Pyodide), e.g. while the user reads the notice."""
+    KeyPair(bytes(SEED_BYTES)).sign(b"")
+
+
 def derive_keys(oprf_output: bytes, site: str, user: str) -> KeyPair:
     """The account's signing key pair from the 64-byte OPRF output."""
     if not isinstance(oprf_output, bytes) or len(oprf_output) != 64:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyapp import i18n, protocol
+from pyapp import i18n, keys, protocol
 from pyapp.binarise import Scheme, scheme_from_params
 from pyapp.browser import dom, models
 from pyapp.browser.api import HttpApi, show_sent
@@ -27,7 +27,7 @@ from pyapp.pipeline import FaceModels, FaceResult
 from pyapp.verify import verify
 
 ENROL_BURST = CaptureConfig(frames=10, needed=5)
-VERIFY_BURST = CaptureConfig(frames=6, needed=3)
+VERIFY_BURST = CaptureConfig(frames=8, needed=3, enough=4)
 _keep: list[Any] = []  # event-handler proxies live as long as the page
 
 
@@ -160,7 +160,8 @@ class FaceApp:
                 self.draw_box(None, width, height)
             else:
                 good += 1
-                self.say("hint", "hold_still", done=good, total=burst.needed)
+                total = burst.enough or burst.frames
+                self.say("hint", "hold_still", done=min(good, total), total=total)
                 self.draw_box(outcome, width, height)
 
         async def next_frame() -> object:
@@ -176,6 +177,7 @@ class FaceApp:
             dom.show("again")
             return
         self.camera.stop()  # stopped as soon as the burst is taken
+        dom.mark("captured")
         dom.show("camera-area", False)
         self.say("hint", "checking")
         if self.enrolling:
@@ -283,3 +285,4 @@ async def main() -> None:
                   dom.on("withdraw-confirm", "click", app.withdraw)])
     dom.element("start").disabled = False
     dom.element("ownface-app").dataset.faceReady = str(int(time.time()))
+    keys.warm_up()  # the first signing key's curve tables, before anyone waits on them

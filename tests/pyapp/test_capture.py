@@ -44,6 +44,24 @@ def test_burst_drops_bad_frames_and_combines(models: Any, lfw_frame: Any) -> Non
     assert "embedding" not in repr(cap)
 
 
+def test_burst_stops_once_enough_frames_were_usable(models: Any, lfw_frame: Any) -> None:
+    good = lfw_frame("Aaron_Sorkin", 1)
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    taken: list[int] = []
+    frames = [blank, good, good, blank, good, good, good]
+
+    async def next_frame() -> object:
+        taken.append(len(taken))
+        return frames[len(taken) - 1]
+
+    cap = run(capture(next_frame, models, CaptureConfig(frames=7, needed=2, enough=3)))
+    assert (cap.used, cap.taken, len(taken)) == (3, 5, 5)  # the 6th frame is never grabbed
+    assert cap.dropped == {Reason.NO_FACE: 2}
+    with pytest.raises(CaptureError):  # "enough" never cuts a burst short of "needed"
+        run(capture(source_of([blank, blank, good]), models,
+                    CaptureConfig(frames=3, needed=2, enough=2)))
+
+
 def test_too_few_usable_frames(models: Any, lfw_frame: Any) -> None:
     blank = np.full((480, 640, 4), 128, np.uint8)
     with pytest.raises(CaptureError) as e:
@@ -63,3 +81,7 @@ def test_malformed_frame_propagates(models: Any) -> None:
 def test_config_is_checked(models: Any) -> None:
     with pytest.raises(ValueError, match="needed"):
         run(capture(source_of([]), models, CaptureConfig(frames=2, needed=3)))
+    with pytest.raises(ValueError, match="enough"):
+        run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=2)))
+    with pytest.raises(ValueError, match="enough"):
+        run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=5)))

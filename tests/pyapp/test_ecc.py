@@ -219,3 +219,9 @@ def test_all_zero_and_all_one_words() -> None:
     code = bch(5, 3)
     assert not code.decode(np.zeros(31, dtype=np.uint8)).any()
     assert code.decode(np.ones(31, dtype=np.uint8)).all()  # the all-ones word is a codeword
+
+
+def test_cached_codes_share_one_entry_for_the_full_length() -> None:
+    # a scheme asks for bch(m, t), a helper for bch(m, t, n): one build, not two
+    assert bch(6, 3) is bch(6, 3, 63)
+    assert bch(6, 3, 40) is not bch(6, 3)

@@ -95,3 +95,9 @@ def test_repr_shows_nothing_secret() -> None:
     assert "private" in text
     assert bytes(range(32)).hex()[:8] not in text
     assert pair.public_key.hex()[:8] not in text
+
+
+def test_warm_up_leaves_derivation_unchanged() -> None:
+    before = keys.derive_keys(bytes(range(64)), "shop", "alice").public_key
+    keys.warm_up()
+    assert keys.derive_keys(bytes(range(64)), "shop", "alice").public_key == before
