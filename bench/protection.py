@@ -5,8 +5,9 @@
     .venv/bin/python bench/protection.py measure --embeddings E.npz [--decode-sample 10000]
 
 ``E.npz`` holds ``paths`` (images/<Name>/<Name>_NNNN.jpg) and ``emb`` (L2-normalised, NaN rows
-for detection failures). Everything learned (mean, thresholds, the code's t) is fitted on the
-people of pairs.txt folds 1-2; ``measure`` reports on the people of folds 3-5 only (LFW's
+for detection failures), or is the ``embeddings.npz`` that ``ownface eval`` wrote for --lfw.
+Everything learned (mean, thresholds, the code's t) is fitted on the people of pairs.txt
+folds 1-2; ``measure`` reports on the people of folds 3-5 only (LFW's
 folds are person-disjoint). ``measure`` prints a table and writes bench/out/protection.json.
 """
 
@@ -51,7 +52,15 @@ def person_folds(pairs: Path) -> dict[str, int]:
 
 def load(npz: Path, lfw: Path) -> dict[str, Any]:
     data = np.load(npz, allow_pickle=False)
-    paths = [str(p) for p in data["paths"]]
+    if "paths" in data.files:
+        paths = [str(p) for p in data["paths"]]
+    else:  # `ownface eval`'s embeddings.npz: rows in list_images order
+        from pyapp.evaluate import list_images
+
+        paths = [str(p.relative_to(lfw)) for p in list_images(lfw)]
+        if len(paths) != data["emb"].shape[0]:
+            raise SystemExit(f"{npz} has {data['emb'].shape[0]} rows, {lfw} has {len(paths)} "
+                             "images: not the embeddings of this folder")
     names = np.array([Path(p).parent.name for p in paths])
     emb = np.asarray(data["emb"], dtype=np.float64)
     ok = np.all(np.isfinite(emb), axis=1)
