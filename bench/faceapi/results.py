@@ -238,6 +238,27 @@ def pipeline_section(d: J) -> list[str]:
             + f". Main-thread long tasks while working: {len(lt)}.", ""]
 
 
+def app_latency_section(d: J) -> list[str]:
+    labels = {"fcp_cold": "opened -> consent screen, cold (target <= 500)",
+              "fcp_warm": "opened -> consent screen, warm (target <= 500)",
+              "python_cold": "opened -> Python ready, cold", "python_warm":
+              "opened -> Python ready, warm", "models_cold": "opened -> models ready, cold",
+              "models_warm": "opened -> models ready, warm",
+              "consent_to_camera": "consent -> camera ready, warm (target <= 1500)",
+              "camera_to_result": "camera ready -> verify result (target <= 1000)",
+              "burst": "  of which: the burst of frames",
+              "protocol": "  of which: template, OPRF, sign, 3 requests",
+              "longest_task": "longest main-thread task (target < 100)"}
+    med = d["median_ms"]
+    rows = [[label, _ms(med[k])] for k, label in labels.items() if k in med]
+    outcomes = d.get("outcomes", [])
+    return ["## The app, as a person waits for it (bench/app_latency.py)", "",
+            f"Date {d.get('date')}; medians of {len(d['runs'].get('fcp_cold', []))} runs, "
+            f"load average {d.get('load_average', 0):.1f}; verification outcomes: "
+            f"{outcomes.count('verified')} of {len(outcomes)} verified.", "",
+            *_table(["step", "median ms"], rows), ""]
+
+
 def protection_section(d: J) -> list[str]:
     rows = []
     for key, label in (("single_image", "single image"), ("three_image", "three-image enrol")):
@@ -252,8 +273,13 @@ def protection_section(d: J) -> list[str]:
 
 
 def crypto_section(d: J) -> list[str]:
-    rows = [[k, f"{v:.2f}"] for k, v in d.get("median_ms", {}).items()]
-    return ["## Client crypto (CPython)", "", *_table(["step", "median ms"], rows), ""]
+    browser = d.get("browser_median_ms", {})
+    rows = [[k, f"{v:.2f}", f"{browser[k]:.2f}" if k in browser else "n/a"]
+            for k, v in d.get("median_ms", {}).items()]
+    return ["## Client crypto (CPython and Pyodide in Chromium)", "",
+            f"Load average {d.get('load_average', 0):.1f}. Targets (browser): "
+            "client_enrol_after_embedding <= 100 ms, client_open_oprf_sign <= 60 ms.", "",
+            *_table(["step", "CPython median ms", "browser median ms"], rows), ""]
 
 
 SECTIONS: list[tuple[str, str, Callable[[J], list[str]]]] = [
@@ -264,6 +290,7 @@ SECTIONS: list[tuple[str, str, Callable[[J], list[str]]]] = [
     ("limits", "Limits", limits_section),
     ("startup", "Startup", startup_section),
     ("pipeline", "Pipeline speed", pipeline_section),
+    ("app_latency", "The app", app_latency_section),
     ("protection", "Template protection", protection_section),
     ("server_load", "Server load", lambda d: []),
     ("crypto_speed", "Client crypto", crypto_section),
