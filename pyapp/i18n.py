@@ -60,6 +60,10 @@ EN: dict[str, str] = {
     "locked": "Face verification is paused for this account after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
+    "enrol_verify_first": "This account already has a password or a face set up. Verify with "
+                          "your password first; then you can add your face here.",
+    "ticket_needed": "This site sets up new accounts only from its own pages. Please open this "
+                     "from the site, where you are signed in.",
     "error": "Something went wrong: {what}. Please try again or use a password.",
     "try_again": "Try again",
     "camera_off": "The camera is off.",
@@ -136,6 +140,8 @@ ZH: dict[str, str] = {
     "not_matched": "未能匹配。您可以再试一次，或改用密码。",
     "locked": "多次尝试后，此账户的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
+    "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",
+    "ticket_needed": "本网站只允许从其自己的页面创建新账户。请从您已登录的该网站页面打开此处。",
     "error": "出现问题：{what}。请重试或改用密码。",
     "try_again": "再试一次",
     "camera_off": "摄像头已关闭。",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -59,6 +60,7 @@ SHA256_HEX_CHARS = 64
 MAX_HELPER_BYTES = 1024  # helper data of one protected template (portable mode only)
 MAX_BODY_BYTES = 16 * 1024  # no request body may be larger
 SESSION_BYTES = 41  # a session token: expiry (8) + method (1) + MAC (32), opaque to clients
+TICKET_BYTES = 40  # an enrolment ticket: expiry (8, big-endian seconds) + HMAC-SHA256 (32)
 MAX_ASSERTION_CHARS = 4096  # a compact JWS
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 128
@@ -80,6 +82,8 @@ CONSENT_PURPOSE = "face_verification"
 Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
 METHODS: tuple[str, ...] = ("face", "pwd")
 SESSION_TTL_SECONDS = 600
+MAX_TICKET_TTL_SECONDS = 86_400  # a ticket expiring later than this is refused
+TICKET_LABEL = b"OwnFace/1 enrolment ticket"
 ASSERTION_TTL_SECONDS = 120
 
 # --- refusals: error code -> (HTTP status, message) -----------------------------------------
@@ -97,6 +101,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "kiosk_required": (403, "This site keeps templates for its own kiosks: verify at one of "
                             "them, or use your password."),
     "no_consent": (403, "There is no active consent for face verification."),
+    "ticket_required": (403, "This site sets up new accounts only from its own pages: open "
+                             "this from the site, signed in, or ask the site for a new link."),
     "not_found": (404, "No such endpoint."),
     "unknown_site": (404, "No such site."),
     "no_notice": (404, "This site has no notice in that language."),
@@ -324,11 +330,12 @@ class EnrolRequest(Message):
     public_key: bytes
     signature: bytes
     helper: bytes | None = None  # portable mode only; device mode keeps it on the device
-    session: bytes | None = None  # required to replace an existing template
+    session: bytes | None = None  # required when the account has a template or a password
+    ticket: bytes | None = None  # a new account on a site that requires enrolment tickets
 
     @classmethod
     def _optional(cls, name: str) -> bool:
-        return name in ("helper", "session")
+        return name in ("helper", "session", "ticket")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -342,6 +349,7 @@ class EnrolRequest(Message):
             "helper": None if helper is None else b64decode(helper, "helper",
                                                             max_size=MAX_HELPER_BYTES),
             "session": _session(d.get("session"), optional=True),
+            "ticket": _ticket(d.get("ticket")),
         }
 
 
@@ -372,6 +380,28 @@ def _session(value: object, optional: bool = False) -> bytes | None:
     if value is None and optional:
         return None
     return b64decode(value, "session", SESSION_BYTES)
+
+
+def _ticket(value: object) -> bytes | None:
+    return None if value is None else b64decode(value, "ticket", TICKET_BYTES)
+
+
+def ticket_mac(key: bytes, site: str, user: str, expires_at: int) -> bytes:
+    """HMAC-SHA256 of an enrolment ticket: the site's ticket key over label, site, user and
+    expiry (NUL-separated; ids cannot contain NUL)."""
+    message = b"\x00".join([TICKET_LABEL, site.encode(), user.encode(),
+                            expires_at.to_bytes(8, "big")])
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def make_ticket(key: bytes, site: str, user: str, expires_at: int) -> str:
+    """An enrolment ticket as the business backend issues it (the wire form: base64url).
+
+    It lets the first credential (face or password) of a new ``user`` account be created on
+    a site that requires tickets; ``key`` is the site's ticket key (``ownface site
+    ticket-key NAME``). Any language can make one: 8-byte big-endian expiry || ticket_mac.
+    """
+    return b64encode(expires_at.to_bytes(8, "big") + ticket_mac(key, site, user, expires_at))
 
 
 def _password(value: object, field: str) -> str:
@@ -541,23 +571,25 @@ class Erased(Message):
 @dataclass(frozen=True, repr=False)
 class PasswordSet(Message):
     """Set the password alternative. An account that already has a template or a password
-    needs a session; a new account does not."""
+    needs a session; a new account does not, except a ticket where the site requires one."""
 
     KIND: ClassVar[str] = "password set"
     site: str
     user: str
     password: str
     session: bytes | None = None
+    ticket: bytes | None = None  # a new account on a site that requires enrolment tickets
 
     @classmethod
     def _optional(cls, name: str) -> bool:
-        return name == "session"
+        return name in ("session", "ticket")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
         return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
                 "password": _password(d["password"], "password"),
-                "session": _session(d.get("session"), optional=True)}
+                "session": _session(d.get("session"), optional=True),
+                "ticket": _ticket(d.get("ticket"))}
 
 
 @dataclass(frozen=True, repr=False)

@@ -90,6 +90,12 @@ def main(argv: list[str]) -> int:
                              lambda: fetch_jwks(args.ownface, args.site))
     print(f"Example Shop on http://localhost:{args.port}/ (embeds {args.ownface})",
           file=sys.stderr)
-    uvicorn.run(create_shop(args.ownface, args.site, backend), host="127.0.0.1",
-                port=args.port)
+    # the demo runs beside the server, so it can derive the site's ticket key itself; a real
+    # backend keeps the one `ownface site ticket-key NAME` printed
+    from server import keys
+    from server.settings import Settings
+
+    ticket_key = keys.load(Settings.from_env()).ticket_key(args.site)
+    uvicorn.run(create_shop(args.ownface, args.site, backend, ticket_key=ticket_key),
+                host="127.0.0.1", port=args.port)
     return 0

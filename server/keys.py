@@ -101,6 +101,11 @@ class ServerKeys:
         derived from the master key; ``ownface site kiosk-token NAME`` prints it)."""
         return b64encode(_derived(self.master, "kiosk token", site))
 
+    def ticket_key(self, site: str) -> bytes:
+        """The key a site's backend signs enrolment tickets with (never stored: derived from
+        the master key; ``ownface site ticket-key NAME`` prints it)."""
+        return _derived(self.master, "enrolment ticket key", site)
+
     def kiosk_ok(self, site: str, presented: str | None) -> bool:
         if not presented:
             return False

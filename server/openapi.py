@@ -55,6 +55,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "public_key": _b64(p.PUBLIC_KEY_BYTES),
     "signature": _b64(p.SIGNATURE_BYTES),
     "session": _b64(p.SESSION_BYTES),
+    "ticket": _b64(p.TICKET_BYTES),
     "notice_version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
     "notice_sha256": _pattern(p._HEX64, 64),

@@ -48,6 +48,7 @@ class Context:
     action: str
     embed: str | None  # the embedding page's origin, when shown in the widget
     theme: tuple[tuple[str, str], ...] = ()  # checked theme values (none: the default look)
+    ticket: str | None = None  # an enrolment ticket from the site's backend (new accounts)
 
     @property
     def theme_query(self) -> str:
@@ -57,7 +58,8 @@ class Context:
     def query(self) -> dict[str, str]:
         """The parameters that recreate this page (for links and forms)."""
         values = {"site": self.site, "user": self.user, "lang": self.lang,
-                  "action": self.action, **({"embed": self.embed} if self.embed else {})}
+                  "action": self.action, **({"embed": self.embed} if self.embed else {}),
+                  **({"ticket": self.ticket} if self.ticket else {})}
         return {**values, **{f"theme-{k}": v for k, v in self.theme}}
 
 class AppPages:
@@ -96,7 +98,11 @@ class AppPages:
             protocol.check_origin(embed, "embed")
             if embed not in self.services.origins(site):
                 raise ProtocolError("embed", "this page may not be embedded there")
-        return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()))
+        ticket = values.get("ticket") or None
+        if ticket is not None:
+            protocol.b64decode(ticket, "ticket", protocol.TICKET_BYTES)
+        return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()),
+                       ticket)
 
     # --- pages ---------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -155,15 +161,15 @@ class AppPages:
             else:
                 saved = protocol.PasswordSet.parse(
                     {"v": protocol.VERSION, "site": ctx.site, "user": ctx.user,
-                     "password": password})
+                     "password": password, **({"ticket": ctx.ticket} if ctx.ticket else {})})
                 await run_in_threadpool(self.services.password_set, saved, address, origin)
                 outcome = {"ok": True, "kind": "set"}
         except ProtocolError as exc:
             outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc),
                        "code": "bad_request"}
         except Refused as exc:
-            problem = {"weak_password": "weak", "rate_limited": "too_many"}.get(exc.code,
-                                                                             "failed")
+            problem = {"weak_password": "weak", "rate_limited": "too_many",
+                       "ticket_required": "ticket"}.get(exc.code, "failed")
             outcome = {"ok": False, "kind": kind, "problem": problem, "why": str(exc),
                        "code": exc.code}
         return await self.render(request, ctx, screen="result", outcome=outcome, sent=[sent])
@@ -189,6 +195,7 @@ class AppPages:
             sent=sent or [], switch=switch, assets=self.page_values(),
             app_data=json.dumps({"site": ctx.site, "user": ctx.user, "lang": ctx.lang,
                                  "action": ctx.action, "embed": ctx.embed,
+                                 "ticket": ctx.ticket,
                                  "notice_version": notice.version,
                                  "notice_sha256": notice.sha256,
                                  "notice_language": notice.language,

@@ -114,8 +114,9 @@ def _strong(site: Site, user: str, password: str, field: str) -> None:
 
 
 def set_password(store: Store, req: PasswordSet) -> PasswordSaved:
-    """A new account may set a password; an account with a template or password needs a
-    session (a stranger must not add a password to someone else's account)."""
+    """A new account may set a password (with an enrolment ticket where the site requires
+    one); an account with a template or password needs a session (a stranger must not add a
+    password to someone else's account)."""
     site = store.site(req.site)
     _strong(site, req.user, req.password, "password")
     with store.engine.connect() as conn:
@@ -127,6 +128,8 @@ def set_password(store: Store, req: PasswordSet) -> PasswordSaved:
         conn.rollback()
     if has_credential:
         store.session_ok(site, req.user, req.session)
+    else:
+        store.may_create(site, req.user, req.ticket)
     _save(store, site, req.user, req.password)
     return PasswordSaved(session=mint_session(store.keys.session_mac_key(), site.name,
                                               req.user, "pwd", store.clock()))

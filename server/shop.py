@@ -8,6 +8,7 @@ inside it may be isolated too, which the app's Python worker needs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -23,6 +24,7 @@ from pyapp import protocol
 from pyapp.errors import ProtocolError
 
 WEB = Path(__file__).resolve().parents[1] / "web" / "demo"
+TICKET_TTL = 600  # seconds an enrolment ticket on the shop's page stays good
 
 
 class ShopHeaders:
@@ -48,9 +50,16 @@ class ShopHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
-def create_shop(ownface: str, site: str, backend: Starlette,
-                page_dir: Path = WEB) -> Callable[..., Any]:
-    """The shop: its page at ``/``, its script and style, and the backend's ``/login``."""
+def create_shop(ownface: str, site: str, backend: Starlette, page_dir: Path = WEB,
+                ticket_key: bytes | None = None,
+                clock: Callable[[], float] = time.time) -> Callable[..., Any]:
+    """The shop: its page at ``/``, its script and style, and the backend's ``/login``.
+
+    With ``ticket_key`` (the site's, from ``ownface site ticket-key``) the page gives the
+    widget an enrolment ticket for its user, so that a site requiring tickets lets that user
+    set up a first face or password. A real shop does that only for its signed-in user; this
+    demo trusts ``?user=``.
+    """
     ownface = protocol.check_origin(ownface.rstrip("/"), "ownface")
 
     async def page(request: Request) -> Response:
@@ -61,6 +70,9 @@ def create_shop(ownface: str, site: str, backend: Starlette,
         except ProtocolError as exc:
             return HTMLResponse(escape(str(exc)), 400)
         lang_attr = f' lang="{escape(lang)}"' if lang in {"en", "zh"} else ""
+        if ticket_key is not None:
+            ticket = protocol.make_ticket(ticket_key, site, user, int(clock()) + TICKET_TTL)
+            lang_attr += f' ticket="{ticket}"'  # base64url: nothing to escape
         html = (page_dir / "index.html").read_text(encoding="utf-8")
         for key, value in {"ownface": ownface, "site": escape(site), "user": escape(user),
                            "lang_attr": lang_attr}.items():

@@ -1,6 +1,7 @@
 """``ownface site ...``: create and edit sites (one business's deployment).
 
     ownface site add NAME --origin https://shop.example [--origin ...] [--mode device|portable]
+                          [--open-enrolment]
     ownface site list
     ownface site show NAME
     ownface site set-origins NAME --origin ... [--origin ...]
@@ -8,8 +9,12 @@
     ownface site set-mode NAME device|portable [--drop-helpers]
     ownface site rotate-key NAME          (new assertion-signing key generation)
     ownface site new-admin-token NAME     (replaces the audit/erase admin token)
+    ownface site set-tickets NAME on|off  (new accounts need an enrolment ticket, or not)
+    ownface site ticket-key NAME          (the key the site's backend makes tickets with)
 
 ``add`` and ``new-admin-token`` print the site's admin token once; only its sha256 is stored.
+A site made by ``add`` requires enrolment tickets unless ``--open-enrolment`` is given: then
+whoever names a new user id could give it the first face or password.
 Running workers notice site changes within a few seconds.
 """
 
@@ -58,7 +63,8 @@ def _site_id(conn: Any, name: str) -> int:
     return int(found)
 
 
-def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device") -> str:
+def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device",
+             enrol_tickets: bool = False) -> str:
     """Create a site; returns its admin token (shown once)."""
     try:
         check_id(name, "site")
@@ -73,8 +79,15 @@ def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device"
         conn.execute(insert(sites).values(
             name=name, origins=json.dumps(_origins(origins)), storage_mode=mode,
             admin_token_sha256=hashlib.sha256(token.encode()).hexdigest(), key_generation=1,
-            created_at=time.time()))
+            created_at=time.time(), enrol_tickets=enrol_tickets))
     return token
+
+
+def set_tickets(engine: Engine, name: str, required: bool) -> None:
+    """Whether a new account's first credential needs an enrolment ticket."""
+    with db.transaction(engine) as conn:
+        conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
+            enrol_tickets=required))
 
 
 def set_origins(engine: Engine, name: str, origins: list[str]) -> None:
@@ -156,6 +169,7 @@ def describe(engine: Engine, name: str | None = None) -> list[dict[str, Any]]:
                 users.c.site_id == r.id)).scalar()
             out.append({"name": r.name, "origins": json.loads(r.origins),
                         "storage_mode": r.storage_mode, "key_generation": r.key_generation,
+                        "enrol_tickets": bool(r.enrol_tickets),
                         "users": count, "notices": [
                             {"language": t.language, "version": t.version, "sha256": t.sha256}
                             for t in texts]})
@@ -170,8 +184,11 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("name")
     a.add_argument("--origin", action="append", default=[], required=True)
     a.add_argument("--mode", choices=STORAGE_MODES, default="device")
+    a.add_argument("--open-enrolment", action="store_true",
+                   help="let anyone create a new account's first credential without an "
+                        "enrolment ticket from the site's backend (demos only)")
     sub.add_parser("list")
-    for cmd in ("show", "rotate-key", "new-admin-token", "kiosk-token"):
+    for cmd in ("show", "rotate-key", "new-admin-token", "kiosk-token", "ticket-key"):
         sub.add_parser(cmd).add_argument("name")
     o = sub.add_parser("set-origins")
     o.add_argument("name")
@@ -181,6 +198,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--lang", required=True)
     n.add_argument("--file", type=Path, required=True)
     n.add_argument("--version", type=int)
+    t = sub.add_parser("set-tickets")
+    t.add_argument("name")
+    t.add_argument("required", choices=("on", "off"))
     m = sub.add_parser("set-mode")
     m.add_argument("name")
     m.add_argument("mode", choices=STORAGE_MODES)
@@ -194,7 +214,11 @@ def main(argv: list[str]) -> int:
     db.migrate(engine)
     try:
         if args.cmd == "add":
-            token = add_site(engine, args.name, args.origin, args.mode)
+            token = add_site(engine, args.name, args.origin, args.mode,
+                             enrol_tickets=not args.open_enrolment)
+            if not args.open_enrolment:
+                print("New accounts need an enrolment ticket from your backend (docs/api.md); "
+                      f"its key: ownface site ticket-key {args.name}")
             print(f"site {args.name} created. Admin token (shown once, keep it secret):\n{token}")
         elif args.cmd == "list":
             for s in describe(engine):
@@ -208,6 +232,8 @@ def main(argv: list[str]) -> int:
             version = set_notice(engine, args.name, args.lang,
                                  args.file.read_text(encoding="utf-8"), args.version)
             print(f"notice version {version} ({args.lang}) stored")
+        elif args.cmd == "set-tickets":
+            set_tickets(engine, args.name, args.required == "on")
         elif args.cmd == "set-mode":
             set_mode(engine, args.name, args.mode, args.drop_helpers)
         elif args.cmd == "rotate-key":
@@ -221,6 +247,14 @@ def main(argv: list[str]) -> int:
             token = keys.load(Settings.from_env()).kiosk_token(args.name)
             print(f"Kiosk token of {args.name} (give it only to this site's kiosks; open "
                   f"/app/?site={args.name}&user=...#kiosk=<token> on each kiosk once):\n{token}")
+        elif args.cmd == "ticket-key":
+            from server import keys
+
+            describe(engine, args.name)  # the site must exist
+            key = keys.load(Settings.from_env()).ticket_key(args.name)
+            print(f"Enrolment ticket key of {args.name} (for its backend only; a ticket is "
+                  f"pyapp.protocol.make_ticket(key, site, user, expires_at)):\n"
+                  f"{b64encode(key)}")
     except SiteError as exc:
         print(f"ownface site: {exc}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ one write transaction: take the challenge, on success clear the counts, and the 
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import random
@@ -29,7 +30,9 @@ from pyapp.errors import CryptoError, Refused
 from pyapp.protocol import (
     CHALLENGE_ID_BYTES,
     CHALLENGE_TTL_SECONDS,
+    MAX_TICKET_TTL_SECONDS,
     NONCE_BYTES,
+    TICKET_BYTES,
     Challenge,
     ChallengeRequest,
     EnrolRequest,
@@ -37,6 +40,7 @@ from pyapp.protocol import (
     Evaluation,
     VerifyRequest,
     signed_message,
+    ticket_mac,
 )
 from server import limits, oprf
 from server import statements as q
@@ -46,6 +50,7 @@ from server.keys import ServerKeys
 from server.passwords import Hasher
 from server.rawdb import Raw, Tx, sql
 from server.tables import DECOY, EVALUATED, FRESH, USED, templates
+from server.tables import passwords as passwords_t
 from server.tables import users as users_t
 
 SCHEME = "ed25519+oprf-ristretto255/1"
@@ -53,8 +58,8 @@ DEFAULT_HELPER_BYTES = 256  # decoy size for portable sites that have no templat
 _DUMMY_PUBLIC = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))  # RFC 8032 test 1
 _SITE_CACHE_SECONDS = 5.0
-_SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation '
-         'FROM sites WHERE name = :name')
+_SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation, '
+         'enrol_tickets FROM sites WHERE name = :name')
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class Site:
     storage_mode: str
     admin_token_sha256: str
     key_generation: int
+    enrol_tickets: bool = False  # a new account's first credential needs a ticket
 
 
 @dataclass
@@ -92,7 +98,7 @@ class Store:
                 row = sql(conn, _SITE, {"name": name}).fetchone()
             found = None if row is None else Site(
                 int(row[0]), str(row[1]), tuple(json.loads(row[2])), str(row[3]), str(row[4]),
-                int(row[5]))
+                int(row[5]), bool(row[6]))
             cached = (now, found)
             self._sites[name] = cached
         if cached[1] is None:
@@ -141,6 +147,20 @@ class Store:
                                  self.clock())
         except AssertionInvalid as exc:
             raise Refused("session_invalid") from exc
+
+    def may_create(self, site: Site, user: str, ticket: bytes | None) -> None:
+        """A new account's first credential: on a site that requires enrolment tickets, only
+        with a valid, unexpired ticket its backend made for exactly this user."""
+        if not site.enrol_tickets:
+            return
+        if ticket is None or len(ticket) != TICKET_BYTES:
+            raise Refused("ticket_required", field="ticket")
+        expires_at = int.from_bytes(ticket[:8], "big")
+        now = self.clock()
+        mac = ticket_mac(self.keys.ticket_key(site.name), site.name, user, expires_at)
+        good = hmac.compare_digest(mac, ticket[8:])
+        if not good or not now <= expires_at <= now + MAX_TICKET_TTL_SECONDS:
+            raise Refused("ticket_required", field="ticket")
 
     # --- challenge -> evaluate -> enrol / verify --------------------------------------------
     def challenge(self, req: ChallengeRequest, origin: str | None,
@@ -293,8 +313,13 @@ class Store:
                 templates.c.user_id == uid)).first()
             if existing is not None and req.session is None:
                 raise Refused("already_enrolled")
-            if existing is not None:
+            has_password = conn.execute(select(passwords_t.c.user_id).where(
+                passwords_t.c.user_id == uid)).first() is not None
+            if existing is not None or has_password:
+                # an account with any credential gets a face only from its verified holder
                 self.session_ok(site, req.user, req.session)
+            else:
+                self.may_create(site, req.user, req.ticket)
             taken = self._take(conn, site, req.user, req.challenge_id, ("enrol",), origin)
             if taken is None or taken[0] != EVALUATED:
                 raise Refused("challenge_invalid")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData(naming_convention={
@@ -44,6 +46,8 @@ sites = Table(
     Column("admin_token_sha256", String(64), nullable=False),
     Column("key_generation", Integer, nullable=False),  # assertion-signing key generation
     Column("created_at", Float, nullable=False),
+    # a new account's first credential needs an enrolment ticket from the business backend
+    Column("enrol_tickets", Boolean, nullable=False, server_default=false()),
 )
 
 notices = Table(

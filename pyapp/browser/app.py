@@ -42,6 +42,7 @@ class Page:
     notice_sha256: str
     notice_language: str
     mode: str
+    ticket: str | None = None  # an enrolment ticket the site's backend made (new accounts)
 
     @classmethod
     def read(cls) -> Page:
@@ -187,10 +188,21 @@ class FaceApp:
 
     async def do_enrol(self, embedding: object, consent_id: bytes | None) -> None:
         assert consent_id is not None
-        enrolment = await enrol(embedding, scheme=self.scheme, site=self.page.site,
-                                user=self.page.user, origin=self.origin,
-                                consent_id=consent_id, api=self.api, mode=self.page.mode,
-                                session=self.session)
+        try:
+            enrolment = await enrol(embedding, scheme=self.scheme, site=self.page.site,
+                                    user=self.page.user, origin=self.origin,
+                                    consent_id=consent_id, api=self.api, mode=self.page.mode,
+                                    session=self.session, ticket=self.ticket)
+        except Refused as exc:
+            outcome = {"session_invalid": "enrol_verify_first",  # an account with credentials
+                       "already_enrolled": "enrol_verify_first",  # gets a face from its holder
+                       "ticket_required": "ticket_needed"}.get(exc.code)  # a new one: a ticket
+            if outcome is None:
+                raise
+            dom.set_text("hint", self.page.t("camera_off"))
+            self.result(outcome, False)
+            self.emit("fallback", reason=exc.code)
+            return
         self.templates.save(self.page.site, self.page.user, enrolment.template)
         self.session = enrolment.enrolled.session
         dom.set_text("hint", self.page.t("camera_off"))
@@ -225,6 +237,12 @@ class FaceApp:
         self.emit("verified", method="face", assertion=verified.assertion)
 
     # --- withdraw -----------------------------------------------------------------------------
+    @property
+    def ticket(self) -> bytes | None:
+        if not self.page.ticket:
+            return None
+        return protocol.b64decode(self.page.ticket, "ticket", protocol.TICKET_BYTES)
+
     def enable_withdraw(self) -> None:
         dom.element("withdraw-confirm").disabled = self.session is None
         dom.show("withdraw-need", self.session is None)

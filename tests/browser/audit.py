@@ -37,7 +37,7 @@ class Seen:
 
 
 FORM_PATH = "/app/password"  # the password path's plain HTML form (works without script)
-FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password",
+FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password", "ticket",
                *(f"theme-{n}" for n in ("accent", "accent-text", "text", "muted", "background",
                                         "surface", "radius"))}
 
@@ -52,6 +52,12 @@ def form_problem(body: bytes) -> str | None:
         return f"a password form with unexpected fields {sorted(set(names) - FORM_FIELDS)}"
     if any(len(value) > protocol.MAX_PASSWORD_CHARS for _, value in pairs):
         return "a password form with an over-long field"
+    for name, value in pairs:
+        if name == "ticket":  # the business's enrolment ticket: exactly 40 bytes
+            try:
+                protocol.b64decode(value, "ticket", protocol.TICKET_BYTES)
+            except ProtocolError:
+                return "a password form with a malformed ticket"
     return None
 
 

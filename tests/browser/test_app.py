@@ -228,3 +228,31 @@ def test_withdraw_erases_the_template_on_both_sides(visit: Callable[..., Visit],
     assert v.page.evaluate(keys) == []
     assert not stored_template(app_settings, "wendy")
     assert withdrawn(app_settings, "wendy")
+
+
+@pytest.mark.browser
+@pytest.mark.data
+def test_a_password_account_gets_a_face_only_after_its_password(
+        visit: Callable[..., Visit], live_server: LiveServer, lfw_dir: Path,
+        app_settings: Settings) -> None:
+    url = f"{live_server.url}/app/?site=demo&user=pete"
+    v = visit("pete", frames_of(lfw_dir, PERSON_A, [0, 1, 2, 3]), query="#password")
+    v.page.click("details.create summary")
+    v.page.fill("#new-password", "violet-harbour-sandwich-42")
+    v.page.click("details.create button[type=submit]")
+    assert "password is saved" in (v.page.text_content("#result") or "")
+    # whoever opens the app for this account cannot add their face to it
+    v.page.goto(url)
+    v.start_face()
+    assert v.outcome() == "enrol_verify_first"
+    assert "password first" in (v.page.text_content("#face-result") or "")
+    assert not stored_template(app_settings, "pete")
+    # the holder verifies with the password, goes back, and adds the face
+    v.page.goto(f"{url}#password")
+    v.page.fill("#password-input", "violet-harbour-sandwich-42")
+    v.page.click("#password > form button[type=submit]")
+    assert "Verified" in (v.page.text_content("#result") or "")
+    v.page.click("a[href='#choice']:visible")
+    v.start_face()
+    assert v.outcome() == "enrolled"
+    assert stored_template(app_settings, "pete")

@@ -54,6 +54,10 @@ def test_the_password_form_passes_but_not_with_extra_fields() -> None:
     assert body_problem(form + b"&embedding=0.1,0.2", "/app/password") is not None
     assert body_problem(b"\xff\xd8\xff" + bytes(500), "/app/password") is not None
     assert body_problem(form, "/api/v1/verify") is not None  # only the form's own path
+    ticket = protocol.make_ticket(bytes(32), "demo", "alice", 1_800_000_000)
+    assert body_problem(form + f"&ticket={ticket}".encode(), "/app/password") is None
+    longer = protocol.b64encode(bytes(41))  # a ticket is exactly 40 bytes: no room for more
+    assert body_problem(form + f"&ticket={longer}".encode(), "/app/password") is not None
 
 
 def test_the_business_may_pass_the_assertion_to_its_backend_and_nothing_more() -> None:

@@ -14,7 +14,9 @@ import pytest
 
 from pyapp import host
 from pyapp.frame import photo_frame
+from server import db, defaults, keys, sites
 from server.demo import create_backend, fetch_jwks
+from server.settings import Settings
 from server.shop import create_shop
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
@@ -22,13 +24,25 @@ from tests.browser.conftest import LiveServer
 # Chromium here ships "third-party cookie deprecation", which also denies storage to frames
 # of other sites. Browsers that allow it (Chrome's default today) are what this flag gives.
 ALLOW_FRAME_STORAGE = ("--disable-features=TrackingProtection3pcd",)
+SHOP_SITE = "shop"
 
 
 @pytest.fixture(scope="module")
-def shop(live_server: LiveServer, demo_port: int) -> Iterator[str]:
-    backend = create_backend("demo", live_server.url, lambda: fetch_jwks(live_server.url, "demo"))
-    with LiveServer(create_shop(live_server.url, "demo", backend), demo_port):
-        yield f"http://localhost:{demo_port}"
+def shop(live_server: LiveServer, demo_port: int, app_settings: Settings) -> Iterator[str]:
+    """The Example Shop on its own origin, for a site that requires enrolment tickets: every
+    first face or password below goes through the ticket its page gives the widget."""
+    shop_origin = f"http://localhost:{demo_port}"
+    engine = db.make_engine(app_settings.database)
+    sites.add_site(engine, SHOP_SITE, [live_server.url, shop_origin], enrol_tickets=True)
+    for language, text in defaults.NOTICES.items():
+        sites.set_notice(engine, SHOP_SITE, language, text)
+    engine.dispose()
+    backend = create_backend(SHOP_SITE, live_server.url,
+                             lambda: fetch_jwks(live_server.url, SHOP_SITE))
+    ticket_key = keys.load(app_settings).ticket_key(SHOP_SITE)
+    with LiveServer(create_shop(live_server.url, SHOP_SITE, backend, ticket_key=ticket_key),
+                    demo_port):
+        yield shop_origin
 
 
 def widget_frame(page: Any) -> Any:
@@ -48,6 +62,9 @@ def test_the_widget_verifies_for_a_business_on_another_origin(
     audit.attach(context)
     page = context.new_page()
     page.goto(f"{shop}/?user=carol")
+    src = page.evaluate("document.querySelector('ownface-verify').shadowRoot"
+                        ".querySelector('iframe').src")
+    assert "ticket=" in src  # carol is new: the shop's backend vouches for her
     frame = widget_frame(page)
     frame.locator("#choose-face").click()
     frame.locator("#loading[data-ready]").wait_for(state="attached", timeout=180_000)

@@ -182,7 +182,8 @@ class Api:
         return evaluate
 
     def enrol(self, user: str, face: Face, helper: bytes | None = None,
-              session: str | None = None, consent_id: str | None = None) -> Any:
+              session: str | None = None, consent_id: str | None = None,
+              ticket: str | None = None) -> Any:
         consent_id = consent_id or self.consent(user)
         ch = self.challenge(user, "enrol").json()
         key, sig = face.answer(self.evaluator(user, ch["challenge_id"]), "enrol", self.site,
@@ -194,6 +195,8 @@ class Api:
             body["helper"] = b64encode(helper)
         if session is not None:
             body["session"] = session
+        if ticket is not None:
+            body["ticket"] = ticket
         return self.post("/enrol", body)
 
     def verify(self, user: str, face: Face, purpose: str = "verify") -> Any:

@@ -3,13 +3,15 @@ the site's origins, keeps themes readable, and its password forms follow the API
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from server import db, defaults, theme
+from pyapp import protocol
+from server import db, defaults, keys, sites, theme
 from server.app import create_app
 from server.settings import Settings
 
@@ -51,6 +53,7 @@ def test_language_follows_the_browser_and_can_be_switched(client: TestClient) ->
     ("site=demo&user=alice&action=delete", 400), ("site=nope&user=alice", 404),
     ("site=demo&user=alice&embed=https://evil.example", 400),
     ("site=demo&user=alice&embed=javascript:alert(1)", 400),
+    ("site=demo&user=alice&ticket=bm90LWEtdGlja2V0", 400),
 ])
 def test_bad_links_get_a_clear_page(client: TestClient, query: str, status: int) -> None:
     r = client.get(f"/app/?{query}")
@@ -117,3 +120,29 @@ def test_oversized_or_broken_forms_are_refused(client: TestClient, body: bytes) 
 def test_json_is_not_a_form(client: TestClient) -> None:
     r = client.post("/app/password", json={"site": "demo"}, headers={"Origin": ORIGIN})
     assert r.status_code == 400
+
+
+def test_a_ticket_site_sets_up_a_new_password_only_with_the_ticket(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, public_origin=ORIGIN,
+                        extra={"argon2_memory_kib": 1024, "argon2_time_cost": 1})
+    engine = db.make_engine(settings.database)
+    db.migrate(engine)
+    defaults.ensure_demo_site(engine, [ORIGIN])
+    sites.set_tickets(engine, "demo", True)
+    engine.dispose()
+    key = keys.load(settings).ticket_key("demo")
+    ticket = protocol.make_ticket(key, "demo", "paula", 1 << 40)  # far future: refused too
+    good = protocol.make_ticket(key, "demo", "paula", int(time.time()) + 300)
+    with TestClient(create_app(settings)) as client:
+        page = client.get(f"/app/?site=demo&user=paula&ticket={good}")
+        assert page.status_code == 200
+        assert f'name="ticket" value="{good}"' in page.text  # in both password forms
+        assert f'"ticket": "{good}"' in page.text  # and for the face path's enrolment
+        for given in ({}, {"ticket": ticket}):
+            r = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93",
+                                                       **given), headers={"Origin": ORIGIN})
+            assert "only from its own pages" in r.text and 'data-problem="ticket_required"' \
+                in r.text
+        r = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93",
+                                                   ticket=good), headers={"Origin": ORIGIN})
+        assert "password is saved" in r.text

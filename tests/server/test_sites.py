@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from pyapp.protocol import notice_sha256
+from pyapp.protocol import b64encode, notice_sha256
 from server import db, sites
 from server.tables import notices
 from tests.server.conftest import SERVER_KEY
@@ -49,6 +49,26 @@ def test_cli_round_trip(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "shop" in capsys.readouterr().out
     assert sites.main(["rotate-key", "shop"]) == 0
     assert "generation is now 2" in capsys.readouterr().out
+
+
+def test_cli_enrolment_tickets(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from server import keys
+    from server.settings import Settings
+
+    assert sites.main(["add", "shop", "--origin", "https://shop.example"]) == 0
+    assert "ticket-key shop" in capsys.readouterr().out
+    assert sites.main(["add", "demo2", "--origin", "https://d.example", "--open-enrolment"]) == 0
+    assert "ticket" not in capsys.readouterr().out
+    engine = db.make_engine(Settings.from_env().database)
+    assert {s["name"]: s["enrol_tickets"] for s in sites.describe(engine)} == {
+        "shop": True, "demo2": False}
+    assert sites.main(["set-tickets", "shop", "off"]) == 0
+    assert sites.describe(engine, "shop")[0]["enrol_tickets"] is False
+    engine.dispose()
+    assert sites.main(["ticket-key", "shop"]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    assert printed == b64encode(keys.load(Settings.from_env()).ticket_key("shop"))
+    assert sites.main(["ticket-key", "nope"]) == 1
 
 
 def test_cli_refusals(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

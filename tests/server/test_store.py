@@ -60,3 +60,25 @@ def test_unknown_user_fails_like_wrong_face(api: Api) -> None:
     r = api.verify("nobody", Face(b"x" * 32))
     assert r.status_code == 401
     assert r.json() == {"v": 1, "error": "not_verified", "message": "Not verified."}
+
+
+def test_a_face_is_added_to_an_account_only_by_its_verified_holder(api: Api) -> None:
+    # an account that has a password gets no face from whoever names it...
+    password = "correct horse battery staple"
+    assert api.post("/password/set", {"site": "shop", "user": "bob",
+                                      "password": password}).status_code == 200
+    r = api.enrol("bob", MALLORY)
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
+    assert api.verify("bob", MALLORY).status_code == 401  # nothing was stored
+    # ...but from its holder, after a password verification
+    session = api.post("/password/verify", {"site": "shop", "user": "bob",
+                                            "password": password}).json()["session"]
+    assert api.enrol("bob", ALICE, session=session).status_code == 200
+    assert api.verify("bob", ALICE).status_code == 200
+    # a template is replaced only with a session too
+    again = api.enrol("bob", MALLORY)
+    assert again.status_code == 409 and again.json()["error"] == "already_enrolled"
+    session = api.verify("bob", ALICE).json()["session"]
+    assert api.enrol("bob", MALLORY, session=session).status_code == 200
+    assert api.verify("bob", MALLORY).status_code == 200
+    assert api.verify("bob", ALICE).status_code == 401

@@ -1,4 +1,6 @@
 // The OwnFace widget: <ownface-verify site="shop" user="u-123"></ownface-verify>
+// For a user's first face or password on a site that requires enrolment tickets, add
+// ticket="..." as your backend made it for this user (docs/api.md); it is passed on as is.
 //
 // Embeds the OwnFace verification app (served from the OwnFace origin this script comes
 // from) in an iframe that may use the camera, keeps it sized to its content, and re-emits
@@ -17,7 +19,7 @@
   const EVENTS = new Set(["verified", "declined", "fallback", "withdrawn", "error"]);
 
   class OwnFaceVerify extends HTMLElement {
-    static observedAttributes = ["site", "user", "lang", "action"];
+    static observedAttributes = ["site", "user", "lang", "action", "ticket"];
 
     connectedCallback() {
       if (!this.shadowRoot) {
@@ -53,7 +55,7 @@
         return;
       }
       const query = new URLSearchParams({ site, user, embed: location.origin });
-      for (const name of ["lang", "action"]) {
+      for (const name of ["lang", "action", "ticket"]) {
         if (this.hasAttribute(name)) query.set(name, this.getAttribute(name));
       }
       const styles = getComputedStyle(this);
