@@ -58,7 +58,8 @@ def walk_pages(url: str, lang: str, user: str, page: Any, at: At) -> None:
 
 def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bool) -> None:
     """With a camera that shows no face: live hint, then the failed capture. With a camera
-    that shows a person: enrolled, then withdraw."""
+    that shows a person: enrolled, then withdraw; then an account with a password, which
+    gets a face only after the password."""
     page.goto(f"{url}/app/?site=demo&user={user}&lang={lang}#face")
     face_ready(page)
     page.check("#consent")
@@ -77,3 +78,16 @@ def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bo
     page.click("#withdraw-confirm")
     page.wait_for_selector("#withdraw-result[data-done]", state="attached")
     at("withdrawn", page)
+    # an account that has a password gets a face only after the password
+    other = f"{url}/app/?site=demo&user={user}-pw&lang={lang}"
+    page.goto(other + "#password")
+    page.click("details.create summary")
+    page.fill("#new-password", PASSWORD)
+    page.click("details.create button[type=submit]")
+    page.wait_for_selector("#result.is-current", state="attached")
+    page.goto(other + "#face")
+    face_ready(page)
+    page.check("#consent")
+    page.click("#start")
+    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    at("face-verify-first", page)

@@ -78,6 +78,6 @@ def test_face_screens(live_server: LiveServer, launch_with_camera: Callable[...,
     audit.attach(context)
     walk_face(live_server.url, lang, f"axe-face-{lang}", context.new_page(),
               checker(app_settings, found, lang), faceless=False)
-    assert len(found) == 5
+    assert len(found) == 6
     assert {k: v for k, v in found.items() if v} == {}
     audit.check()
