@@ -118,6 +118,8 @@ def set_password(store: Store, req: PasswordSet) -> PasswordSaved:
     one); an account with a template or password needs a session (a stranger must not add a
     password to someone else's account)."""
     site = store.site(req.site)
+    if req.session is None:  # first: the refusal says nothing about the account
+        store.may_create(site, req.user, req.ticket)
     _strong(site, req.user, req.password, "password")
     with store.engine.connect() as conn:
         uid = store.user_id(conn, site, req.user)
@@ -128,7 +130,7 @@ def set_password(store: Store, req: PasswordSet) -> PasswordSaved:
         conn.rollback()
     if has_credential:
         store.session_ok(site, req.user, req.session)
-    else:
+    elif req.session is not None:
         store.may_create(site, req.user, req.ticket)
     _save(store, site, req.user, req.password)
     return PasswordSaved(session=mint_session(store.keys.session_mac_key(), site.name,

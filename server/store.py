@@ -309,6 +309,8 @@ class Store:
                 consents.c.withdrawn_at.is_(None))).first()
             if consent is None or uid is None:
                 raise Refused("no_consent")
+            if req.session is None:  # first: the refusal says nothing about the account
+                self.may_create(site, req.user, req.ticket)
             existing = conn.execute(select(templates.c.user_id).where(
                 templates.c.user_id == uid)).first()
             if existing is not None and req.session is None:
@@ -318,7 +320,7 @@ class Store:
             if existing is not None or has_password:
                 # an account with any credential gets a face only from its verified holder
                 self.session_ok(site, req.user, req.session)
-            else:
+            elif req.session is not None:
                 self.may_create(site, req.user, req.ticket)
             taken = self._take(conn, site, req.user, req.challenge_id, ("enrol",), origin)
             if taken is None or taken[0] != EVALUATED:

@@ -91,3 +91,15 @@ def test_sites_without_tickets_stay_open(api: Api) -> None:
     assert api.enrol("alice", ALICE).status_code == 200  # add_site's default: open
     assert api.post("/password/set", {"site": "shop", "user": "bob",
                                       "password": GOOD}).status_code == 200
+
+
+def test_without_a_ticket_the_answer_says_nothing_about_the_account(ticketed: Any) -> None:
+    api, ticket = ticketed
+    assert api.post("/password/set", {"site": "shop", "user": "bob", "password": GOOD,
+                                      "ticket": ticket("bob")}).status_code == 200
+    answers = [api.post("/password/set", {"site": "shop", "user": user, "password": GOOD})
+               for user in ("bob", "nobody")]
+    answers += [api.enrol(user, ALICE) for user in ("bob", "nobody")]
+    assert {(r.status_code, r.text) for r in answers} == {
+        (403, answers[0].text)}
+    assert answers[0].json()["error"] == "ticket_required"
