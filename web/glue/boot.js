@@ -46,6 +46,10 @@ const worker = await PyWorker(abs(entry), {
   config: {
     packages: ["numpy", ...wheels.map(abs)],
     js_modules: { worker: { [abs(manifest.ort)]: "ort" } },
+    // "never": no IndexedDB lock cache (its blob: URL breaks the CSP). Measured 2026-11-26:
+    // "passthrough" (Pyodide loads these itself while starting, no micropip) made Python
+    // ready 1.1 s sooner cold and 0.3 s warm, but two browser tests then failed now and then
+    // (timing); not adopted until that is understood.
     packages_cache: "never",
   },
 });
