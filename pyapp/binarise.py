@@ -24,7 +24,6 @@ the template's seed), so accuracy is decided by steps 1-3 alone.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,12 +132,16 @@ def scheme_from_params(params: dict[str, Any]) -> Scheme:
     thresholds = level_thresholds(centre, step, levels_)
     if thresholds.size < code.length:
         raise ModelError(f"{thresholds.size} bits cannot fill a code of length {code.length}")
+    import json
+
     canonical = json.dumps(params, sort_keys=True, separators=(",", ":")).encode()
     scheme_id = hashlib.sha256(canonical).digest()[:8]
     return Scheme(params, projection, thresholds, code, scheme_id)
 
 
 def load_scheme(path: str | Path) -> Scheme:
+    import json
+
     try:
         params = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import sys
 import time
 from collections import Counter
@@ -226,6 +225,8 @@ def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: 
 
 
 def main(argv: list[str]) -> int:
+    import json
+
     from pyapp.host import MODELS_DIR
 
     ap = argparse.ArgumentParser(prog="ownface eval", description=__doc__.split("\n")[0])

@@ -8,7 +8,6 @@ differs from the manifest with a :class:`~pyapp.errors.ModelError`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +72,8 @@ def _file(obj: Mapping[str, Any], where: str) -> FileSpec:
 
 def parse_manifest(text: str | bytes) -> dict[str, ModelSpec]:
     """Parse manifest.json; every role in ROLES must be present and well formed."""
+    import json
+
     try:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
