@@ -105,24 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
         assert page.get_attribute("#face-result", "data-outcome") == "enrolled"
         context.close()
+        def visit(context: Any, kind: str) -> Any:
+            """Open the app, wait for the models, record the loading milestones."""
+            page = context.new_page()
+            page.goto(url)
+            page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
+            m = marks(page)
+            rows[f"fcp_{kind}"].append(page.evaluate(FCP))
+            rows[f"python_{kind}"].append(m["python"])
+            rows[f"models_{kind}"].append(m["models"])
+            return page
+
         for run in range(args.runs):
             cold = launch(pw, work / f"cold-{run}", verify_cam)
-            page = cold.new_page()
-            page.goto(url)
-            page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
-            m = marks(page)
-            rows["fcp_cold"].append(page.evaluate(FCP))
-            rows["python_cold"].append(m["python"])
-            rows["models_cold"].append(m["models"])
+            visit(cold, "cold")
             cold.close()
             warm = launch(pw, profile, verify_cam)
-            page = warm.new_page()
-            page.goto(url)
-            page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
-            m = marks(page)
-            rows["fcp_warm"].append(page.evaluate(FCP))
-            rows["python_warm"].append(m["python"])
-            rows["models_warm"].append(m["models"])
+            page = visit(warm, "warm")
             page.click("#choose-face")
             page.check("#consent")
             page.click("#start")

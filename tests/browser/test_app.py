@@ -92,28 +92,25 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
     audit.check()
 
 
-def stored_template(settings: Settings, user: str) -> bool:
+def user_rows(settings: Settings, column: Any, user: str) -> list[Any]:
+    """The values of ``column`` (of a table keyed by user_id) for one user id, from the DB."""
     engine = db.make_engine(settings.database)
     try:
         with engine.connect() as conn:
-            found = conn.execute(select(templates.c.public_key).join(
-                users, users.c.id == templates.c.user_id).where(
-                users.c.external_id == user)).first()
+            return list(conn.execute(select(column).join(
+                users, users.c.id == column.table.c.user_id).where(
+                users.c.external_id == user)).scalars())
     finally:
         engine.dispose()
-    return found is not None
+
+
+def stored_template(settings: Settings, user: str) -> bool:
+    return bool(user_rows(settings, templates.c.public_key, user))
 
 
 def withdrawn(settings: Settings, user: str) -> bool:
-    engine = db.make_engine(settings.database)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(select(consents.c.withdrawn_at).join(
-                users, users.c.id == consents.c.user_id).where(
-                users.c.external_id == user)).all()
-    finally:
-        engine.dispose()
-    return bool(rows) and all(r.withdrawn_at is not None for r in rows)
+    rows = user_rows(settings, consents.c.withdrawn_at, user)
+    return bool(rows) and all(at is not None for at in rows)
 
 
 @pytest.mark.browser
