@@ -24,9 +24,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pyapp import host
-from pyapp.align import chip_template, crop_region, similarity, warp
-from pyapp.detect import DetectorConfig, detect
-from pyapp.embed import l2_normalise
 from pyapp.errors import OwnFaceError
 from pyapp.evaluate import (
     all_pair_scores,
@@ -35,8 +32,11 @@ from pyapp.evaluate import (
     read_pairs,
     roc_metrics,
 )
-from pyapp.frame import photo_frame, rgb
-from pyapp.quality import QualityConfig, select_face
+from pyapp.face.align import chip_template, crop_region, similarity, warp
+from pyapp.face.detect import DetectorConfig, detect
+from pyapp.face.embed import l2_normalise
+from pyapp.face.frame import photo_frame, rgb
+from pyapp.face.quality import QualityConfig, select_face
 
 
 def frame_of(path: Path, upscale: str) -> np.ndarray:
@@ -90,7 +90,7 @@ def make_chips(paths: list[Path], marks: np.ndarray, padding: float, points: lis
 
 def embed_all(chips: np.ndarray, models_dir: Path, flip: bool) -> np.ndarray:
     files = host.read_model_files(models_dir)["dlib_resnet"]
-    from pyapp.embed import Embedder
+    from pyapp.face.embed import Embedder
 
     emb = Embedder(host.OrtInference(files), files.spec)
     out = np.full((chips.shape[0], emb.dim), np.nan, np.float32)
@@ -118,9 +118,9 @@ def main() -> int:
     ap.add_argument("--padding", type=float, default=0.25)
     ap.add_argument("--flips", default="0,1")
     ap.add_argument("--landmarks", default="refine", choices=["onet", "mirror", "refine"],
-                    help="landmark estimator (pyapp.detect.DetectorConfig.landmarks)")
+                    help="landmark estimator (pyapp.face.detect.DetectorConfig.landmarks)")
     ap.add_argument("--upscale", default="bilinear", help="photo -> frame: bilinear "
-                    "(pyapp.frame.photo_frame) or a PIL filter name (bicubic, lanczos)")
+                    "(pyapp.face.frame.photo_frame) or a PIL filter name (bicubic, lanczos)")
     ap.add_argument("--points", default="0,1,2,3,4", help="landmarks used for alignment")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()

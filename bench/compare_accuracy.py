@@ -1,6 +1,6 @@
 """Accuracy side by side on LFW: face-api.js's own pipeline vs OwnFace, unprotected and protected.
 
-Every photo of ``lfw-dev`` becomes the same 640x480 camera frame (``pyapp.frame.photo_frame``)
+Every photo of ``lfw-dev`` becomes the same 640x480 camera frame (``pyapp.face.frame.photo_frame``)
 and goes through
 
 * face-api.js 1.7.15 in headless Chromium (TF.js wasm backend; SSD MobileNet v1, 68-point
@@ -67,8 +67,8 @@ def faceapi_cache_path(folder: Path, detector: str) -> Path:
     return folder / f"faceapi-{detector}-{lock}-photo_frame.npz"
 
 
-PIPELINE_SOURCES = ("frame", "detect", "quality", "align", "embed", "pipeline", "weights",
-                    "manifest", "host")
+PIPELINE_SOURCES = ("face/frame", "face/detect", "face/quality", "face/align", "face/embed",
+                    "face/pipeline", "face/weights", "face/manifest", "host")
 
 
 def ownface_cache_path(folder: Path) -> Path:
@@ -147,7 +147,7 @@ def protected(emb: np.ndarray, names: np.ndarray, rel: list[str], root: Path,
     """OwnFace's protected comparison on folds 3-5 (people the scheme was not fitted on)."""
     if not SCHEME.is_file():
         return None
-    from pyapp import binarise
+    from pyapp.template import binarise
 
     scheme = binarise.load_scheme(SCHEME)
     folds = person_folds(root / "pairs.txt")

@@ -1,6 +1,6 @@
 """OwnFace against face-api.js in the same headless Chromium: per-frame speed, startup, bytes.
 
-The same frames (LFW photos made into 640x480 camera frames by ``pyapp.frame.photo_frame``)
+The same frames (LFW photos made into 640x480 camera frames by ``pyapp.face.frame.photo_frame``)
 go through
 
 * (a) OwnFace's in-browser pipeline: pyapp in Pyodide in a PyScript worker, calling

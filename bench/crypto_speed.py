@@ -25,10 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyapp import commitment, oprf, protocol  # noqa: E402
-from pyapp.binarise import Scheme, binarise, load_scheme  # noqa: E402
-from pyapp.keys import derive_keys  # noqa: E402
-from pyapp.template import Template  # noqa: E402
+from pyapp import protocol  # noqa: E402
+from pyapp.template import commitment, oprf  # noqa: E402
+from pyapp.template.binarise import Scheme, binarise, load_scheme  # noqa: E402
+from pyapp.template.blob import Template  # noqa: E402
+from pyapp.template.keys import derive_keys  # noqa: E402
 
 
 def _median_ms(fn: Callable[[], object], repeat: int, clock: Callable[[], float]) -> float:

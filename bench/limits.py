@@ -47,10 +47,10 @@ from bench.faceapi.macs import (  # noqa: E402
     qconv_model,
 )
 from pyapp import host  # noqa: E402
-from pyapp.detect import Detector, DetectorConfig  # noqa: E402
-from pyapp.embed import Embedder  # noqa: E402
 from pyapp.errors import QualityError  # noqa: E402
-from pyapp.pipeline import FaceModels, embed_frame  # noqa: E402
+from pyapp.face.detect import Detector, DetectorConfig  # noqa: E402
+from pyapp.face.embed import Embedder  # noqa: E402
+from pyapp.face.pipeline import FaceModels, embed_frame  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 OUT = ROOT / "bench" / "out" / "limits.json"

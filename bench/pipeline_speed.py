@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import harness_server, open_harness  # noqa: E402
 from pyapp import host  # noqa: E402
 from pyapp.errors import QualityError  # noqa: E402
-from pyapp.frame import photo_frame  # noqa: E402
-from pyapp.pipeline import embed_frame  # noqa: E402
+from pyapp.face.frame import photo_frame  # noqa: E402
+from pyapp.face.pipeline import embed_frame  # noqa: E402
 from tests.browser import conftest as harness  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"

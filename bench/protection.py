@@ -25,10 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyapp import binarise as bz  # noqa: E402
-from pyapp import commitment  # noqa: E402
-from pyapp.ecc import dimension  # noqa: E402
 from pyapp.errors import DecodeError, NotMatched  # noqa: E402
+from pyapp.template import binarise as bz  # noqa: E402
+from pyapp.template import commitment  # noqa: E402
+from pyapp.template.ecc import dimension  # noqa: E402
 
 DEFAULT_LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 PARAMS = ROOT / "models" / "binarise-v1.json"

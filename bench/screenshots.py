@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pyapp import host  # noqa: E402
-from pyapp.frame import photo_frame  # noqa: E402
+from pyapp.face.frame import photo_frame  # noqa: E402
 from server import assets, db, defaults  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.demo import create_backend, fetch_jwks  # noqa: E402

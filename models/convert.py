@@ -22,8 +22,8 @@ Steps, each reproducible byte for byte:
 rebuild (measured: 6.5e-7 max relative error). ``--out DIR --dlib-bits N --dlib-method M``
 write experimental encodings elsewhere (bench/accuracy.py compares them on LFW).
 
-The stored-weight format and its decoding live in ``pyapp/weights.py`` (this script only
-calls ``pyapp.weights.encode``); docs/models.md has the measurements behind the choice.
+The stored-weight format and its decoding live in ``pyapp/face/weights.py`` (this script only
+calls ``pyapp.face.weights.encode``); docs/models.md has the measurements behind the choice.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pyapp import weights as sw  # noqa: E402
+from pyapp.face import weights as sw  # noqa: E402
 
 MODELS = ROOT / "models"
 OPSET = 17
@@ -70,7 +70,7 @@ DLIB_ENCODING: dict[str, Any] = {
     "bits": 8, "method": "step0.15",
     "text": "int8 graph (models/quantize.py): its int8 conv weights are the step0.15 codes "
             "(per-output-channel step as the weight scale); the float32 fc layer step0.15"}
-CHIP_PADDING = 0.19  # pyapp.pipeline.PipelineConfig.chip_padding: calibration chips
+CHIP_PADDING = 0.19  # pyapp.face.pipeline.PipelineConfig.chip_padding: calibration chips
 MTCNN_ENCODING = {"bits": 8, "method": "uniform"}
 
 
@@ -309,7 +309,7 @@ def build_manifest(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
                         "data_sha256": hashlib.sha256(sw.expand(weights)).hexdigest(),
                         "encoding": encoding.get("text") or (
                             f"{encoding['method']} ({encoding['bits']}-bit codes), "
-                            "per-output-channel scale (pyapp/weights.py)"),
+                            "per-output-channel scale (pyapp/face/weights.py)"),
                         "data_bytes": len(sw.expand(weights))},
             "source": {"registry": src["kind"], "package": src["package"],
                        "version": src["version"], "sha256": src["sha256"], "member": member},
@@ -355,7 +355,7 @@ def int8_resnet(resnet: Any, faceapi_tgz: Path, mtcnn_raw: dict[str, bytes]) -> 
     from onnx import numpy_helper
 
     from models import quantize
-    from pyapp.manifest import InputSpec
+    from pyapp.face.manifest import InputSpec
 
     codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     conv_weights = {n.input[1] for n in resnet.graph.node if n.op_type == "Conv"}

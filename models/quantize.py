@@ -72,9 +72,9 @@ def demo_frames(archive: Path) -> list[np.ndarray]:
 def calibration_batches(frames: list[np.ndarray], mtcnn: dict[str, bytes],
                         embedder_spec: Any, padding: float) -> list[np.ndarray]:
     """[2, 3, 150, 150] network inputs (chip + mirror) of every sizeable face in ``frames``."""
-    from pyapp.align import chip_transform, cut_chip
-    from pyapp.detect import Detector, detect, pyramid
-    from pyapp.frame import rgb
+    from pyapp.face.align import chip_transform, cut_chip
+    from pyapp.face.detect import Detector, detect, pyramid
+    from pyapp.face.frame import rgb
 
     detector = Detector(_Session(mtcnn["pnet"]), _Session(mtcnn["rnet"]),
                         _Session(mtcnn["onet"]))
@@ -90,7 +90,7 @@ def calibration_batches(frames: list[np.ndarray], mtcnn: dict[str, bytes],
                 if face.score < 0.95 or face.width < 48:
                     continue
                 chip = cut_chip(levels, chip_transform(face.landmarks, 150, padding), 150)
-                batch = (np.stack([chip, chip[:, ::-1]]) - mean) * scale  # as pyapp.embed
+                batch = (np.stack([chip, chip[:, ::-1]]) - mean) * scale  # as pyapp.face.embed
                 out.append(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), np.float32))
         return out
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyapp import oprf, protocol
-from pyapp.binarise import SEED_BYTES, Scheme, binarise
-from pyapp.commitment import commit
+from pyapp import protocol
 from pyapp.errors import InputError
-from pyapp.keys import KeyPair, derive_keys
 from pyapp.ports import Api, RandomBytes, system_random
-from pyapp.template import Template
+from pyapp.template import oprf
+from pyapp.template.binarise import SEED_BYTES, Scheme, binarise
+from pyapp.template.blob import Template
+from pyapp.template.commitment import commit
+from pyapp.template.keys import KeyPair, derive_keys
 
 OPRF_INPUT_LABEL = b"OwnFace/1 template secret\x00"
 

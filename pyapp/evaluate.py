@@ -5,7 +5,7 @@
                      [--choice-folds 1,2]
 
 DIR holds ``<person>/<image>`` (or ``images/<person>/<image>``). Each photo becomes a 640x480
-RGBA "camera frame" (pyapp.frame.photo_frame) unless ``--raw``. Prints and writes
+RGBA "camera frame" (pyapp.face.frame.photo_frame) unless ``--raw``. Prints and writes
 ``eval.json`` and ``roc.png``: detection failures, quality-gate rejections (measured, not
 excluded), LFW pairs accuracy (k-fold over the folds of pairs.txt), EER and TAR at FAR
 1e-2/1e-3/1e-4 over all same-person pairs against all different-person pairs, and per-stage
@@ -160,8 +160,8 @@ def configs(flip: bool, overrides: list[str]) -> tuple[Any, Any]:
     """(DetectorConfig, PipelineConfig) with ``section.field=value`` overrides applied."""
     import dataclasses
 
-    from pyapp.detect import DetectorConfig
-    from pyapp.pipeline import PipelineConfig
+    from pyapp.face.detect import DetectorConfig
+    from pyapp.face.pipeline import PipelineConfig
 
     made: dict[str, Any] = {"detector": DetectorConfig(),
                             "pipeline": PipelineConfig(gates=False, flip=flip)}
@@ -179,8 +179,8 @@ def configs(flip: bool, overrides: list[str]) -> tuple[Any, Any]:
 def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool,
                        overrides: list[str] | None = None) -> dict[str, Any]:
     from pyapp import host
-    from pyapp.frame import photo_frame
-    from pyapp.pipeline import embed_frame
+    from pyapp.face.frame import photo_frame
+    from pyapp.face.pipeline import embed_frame
 
     detector, config = configs(flip, overrides or [])
     models = host.load_models(models_dir, detector_config=detector)

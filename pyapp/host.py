@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from pyapp.detect import Detector, DetectorConfig
-from pyapp.embed import Embedder
 from pyapp.errors import InputError, ModelError
-from pyapp.frame import Frame, validate_frame
-from pyapp.manifest import ModelFiles, load_model_files, parse_manifest
-from pyapp.pipeline import FaceModels
+from pyapp.face.detect import Detector, DetectorConfig
+from pyapp.face.embed import Embedder
+from pyapp.face.frame import Frame, validate_frame
+from pyapp.face.manifest import ModelFiles, load_model_files, parse_manifest
+from pyapp.face.pipeline import FaceModels
 from pyapp.ports import FloatArray
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

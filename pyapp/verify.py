@@ -8,12 +8,13 @@ any other failure, so the client never learns more than the server tells it.
 
 from __future__ import annotations
 
-from pyapp import commitment, protocol
-from pyapp.binarise import Scheme, binarise
+from pyapp import protocol
 from pyapp.enrol import hardened_keys
 from pyapp.errors import InputError, NotMatched, Refused
 from pyapp.ports import Api, RandomBytes, system_random
-from pyapp.template import Template
+from pyapp.template import commitment
+from pyapp.template.binarise import Scheme, binarise
+from pyapp.template.blob import Template
 
 
 async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,

@@ -109,7 +109,7 @@ def code_distances(emb: np.ndarray, names: np.ndarray, subset: np.ndarray, schem
     The enrolment permutation is the same on both sides of a comparison, so it cancels.
     A failed photo is at distance code-length + 1 from everything.
     """
-    from pyapp import binarise
+    from pyapp.template import binarise
 
     sel = emb[subset]
     ok = np.all(np.isfinite(sel), axis=1)

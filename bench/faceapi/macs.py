@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from pyapp.manifest import ModelFiles
+from pyapp.face.manifest import ModelFiles
 from pyapp.ports import FloatArray, Inference
 
 

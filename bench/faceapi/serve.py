@@ -8,7 +8,7 @@ browser tests' ``LiveServer``) with, on top of ``server.app.create_app``:
 * ``/_bench/...``: the pages of this folder (face-api.js harness, onnxruntime-web peak page);
 * ``/_bench/vendor/...``: the pinned face-api.js files (``bench/faceapi/assets.py``);
 * ``/_bench/lfw/<i>``: the i-th LFW photo as a raw 640x480 RGBA frame, made on request with
-  ``pyapp.frame.photo_frame`` (so thousands of frames need not sit in memory);
+  ``pyapp.face.frame.photo_frame`` (so thousands of frames need not sit in memory);
 * ``/_bench/blob/<name>``: bytes a script registers (e.g. ONNX models for the peak page).
 
 Every response goes through the app's own middleware, so the bench pages get exactly the
@@ -38,7 +38,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from bench.faceapi import assets as faceapi_assets
 from bench.startup import ByteCounter
 from pyapp import host
-from pyapp.frame import photo_frame
+from pyapp.face.frame import photo_frame
 from server import assets
 from server.app import create_app
 from server.headers import CSP

@@ -14,16 +14,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pyapp import i18n, keys, protocol
-from pyapp.binarise import Scheme, scheme_from_params
+from pyapp import i18n, protocol
 from pyapp.browser import dom, models
 from pyapp.browser.api import HttpApi, show_sent
 from pyapp.browser.camera import Camera
 from pyapp.browser.storage import TemplateStore, take_kiosk_token
-from pyapp.capture import CaptureConfig, capture
 from pyapp.enrol import enrol
 from pyapp.errors import CaptureError, NotMatched, OwnFaceError, QualityError, Reason, Refused
-from pyapp.pipeline import FaceModels, FaceResult
+from pyapp.face.capture import CaptureConfig, capture
+from pyapp.face.pipeline import FaceModels, FaceResult
+from pyapp.template import keys
+from pyapp.template.binarise import Scheme, scheme_from_params
 from pyapp.verify import verify
 
 ENROL_BURST = CaptureConfig(frames=10, needed=5)
@@ -289,9 +290,6 @@ async def main() -> None:
         loading_text.textContent = page.t("loading_failed")
         return
     dom.mark("models")
-    bar.value = 100
-    loading_text.textContent = page.t("loading_ready")
-    dom.element("loading").dataset.ready = "1"
     app = FaceApp(page, face_models, scheme)
     if not app.enrolling:
         dom.set_text("start", page.t("start_verify"))
@@ -302,5 +300,9 @@ async def main() -> None:
     _keep.extend([dom.on("start", "click", app.start), dom.on("again", "click", app.start),
                   dom.on("withdraw-confirm", "click", app.withdraw)])
     dom.element("start").disabled = False
+    # ready only once the screen is final (tests and people act on this flag)
+    bar.value = 100
+    loading_text.textContent = page.t("loading_ready")
+    dom.element("loading").dataset.ready = "1"
     dom.element("ownface-app").dataset.faceReady = str(int(time.time()))
     keys.warm_up()  # the first signing key's curve tables, before anyone waits on them

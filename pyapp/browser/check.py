@@ -17,7 +17,7 @@ import numpy as np
 from pyapp.browser import dom, models, ort
 from pyapp.browser.camera import Camera
 from pyapp.errors import OwnFaceError, QualityError
-from pyapp.pipeline import FaceModels, embed_frame
+from pyapp.face.pipeline import FaceModels, embed_frame
 
 _keep: list[Any] = []  # event-handler proxies must outlive main()
 

@@ -1,7 +1,7 @@
 """The face models in the browser: fetched from our own server, hash-checked, expanded, loaded.
 
 Same manifest, same sha256 checks and same weight expansion as the CPython host
-(``pyapp.manifest``, ``pyapp.weights``); only the transport (fetch) and the runtime
+(``pyapp.face.manifest``, ``pyapp.face.weights``); only the transport (fetch) and the runtime
 (onnxruntime-web) differ. A file whose hash does not match is refused with a ModelError.
 """
 
@@ -14,11 +14,11 @@ from pyodide.http import pyfetch  # type: ignore[import-not-found]
 
 from pyapp.browser import dom
 from pyapp.browser.ort import OrtWebInference, default_threads
-from pyapp.detect import Detector, DetectorConfig
-from pyapp.embed import Embedder
 from pyapp.errors import ModelError
-from pyapp.manifest import ModelFiles, load_model_files, parse_manifest
-from pyapp.pipeline import FaceModels
+from pyapp.face.detect import Detector, DetectorConfig
+from pyapp.face.embed import Embedder
+from pyapp.face.manifest import ModelFiles, load_model_files, parse_manifest
+from pyapp.face.pipeline import FaceModels
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from pyapp import host
-from pyapp.frame import photo_frame
+from pyapp.face.frame import photo_frame
 from server import assets
 from server.settings import Settings
 from tests.browser.audit import NetworkAudit

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from pyapp import host
-from pyapp.frame import photo_frame
+from pyapp.face.frame import photo_frame
 from server import db
 from server.settings import Settings
 from server.tables import consents, templates, users

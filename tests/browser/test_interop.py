@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from pyapp import host, protocol
-from pyapp.binarise import load_scheme
-from pyapp.capture import CaptureConfig, capture
 from pyapp.enrol import enrol
 from pyapp.errors import Refused
-from pyapp.frame import photo_frame
+from pyapp.face.capture import CaptureConfig, capture
+from pyapp.face.frame import photo_frame
+from pyapp.template.binarise import load_scheme
 from server.settings import ROOT
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer

@@ -15,8 +15,8 @@ import pytest
 
 from pyapp import host
 from pyapp.errors import QualityError
-from pyapp.frame import photo_frame
-from pyapp.pipeline import embed_frame
+from pyapp.face.frame import photo_frame
+from pyapp.face.pipeline import embed_frame
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import FRAMES, LiveServer
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from pyapp import host
-from pyapp.frame import photo_frame
+from pyapp.face.frame import photo_frame
 from server import db, defaults, keys, sites
 from server.demo import create_backend, fetch_jwks
 from server.settings import Settings

@@ -36,7 +36,7 @@ def models() -> Any:
 def lfw_frame(lfw_dir: Path) -> Any:
     """lfw_frame(name, number) -> the photo pasted into a 640x480 RGBA frame."""
     from pyapp import host
-    from pyapp.frame import photo_frame
+    from pyapp.face.frame import photo_frame
 
     cache: dict[tuple[str, int], np.ndarray] = {}
 

@@ -1,8 +1,9 @@
 """An in-process, pure-Python stand-in for the OwnFace server's enrol/verify endpoints.
 
-It implements pyapp.ports.Api from the RFC 9497 server half in pyapp.oprf (BlindEvaluate with
-a per-account key from DeriveKeyPair) and verifies Ed25519 signatures with `cryptography`,
-as the real server does (inside Pyodide, where `cryptography` is not loaded, with `ecdsa`).
+It implements pyapp.ports.Api from the RFC 9497 server half in pyapp.template.oprf
+(BlindEvaluate with a per-account key from DeriveKeyPair) and verifies Ed25519 signatures with
+`cryptography`, as the real server does (inside Pyodide, where `cryptography` is not loaded,
+with `ecdsa`).
 Every message crosses a JSON round trip through pyapp.protocol's strict parser. The
 real-server interop test lives with the server.
 """
@@ -17,8 +18,9 @@ from typing import Any, TypeVar
 
 from ecdsa import BadSignatureError, Ed25519, VerifyingKey
 
-from pyapp import oprf, protocol
+from pyapp import protocol
 from pyapp.errors import Refused
+from pyapp.template import oprf
 
 
 def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:

@@ -11,15 +11,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pyapp import commitment, oprf, protocol
-from pyapp.binarise import binarise, scheme_from_params
+from pyapp import protocol
 from pyapp.enrol import OPRF_INPUT_LABEL, enrol
 from pyapp.errors import InputError, Refused
-from pyapp.keys import derive_keys
-from pyapp.template import Template
+from pyapp.template import commitment, oprf
+from pyapp.template.binarise import binarise, scheme_from_params
+from pyapp.template.blob import Template
+from pyapp.template.keys import derive_keys
+from tests.pyapp.template.test_binarise import synthetic_people, synthetic_scheme
 
 from .standin import StandInServer
-from .test_binarise import synthetic_people, synthetic_scheme
 
 KAT_PATH = Path(__file__).parent / "vectors" / "enrol_kat.json"
 ORIGIN = "https://shop.example"

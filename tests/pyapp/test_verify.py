@@ -8,11 +8,11 @@ import pytest
 from pyapp import protocol
 from pyapp.enrol import enrol
 from pyapp.errors import InputError, NotMatched, Refused
-from pyapp.template import Template
+from pyapp.template.blob import Template
 from pyapp.verify import verify
+from tests.pyapp.template.test_binarise import synthetic_people, synthetic_scheme
 
 from .standin import StandInServer
-from .test_binarise import synthetic_people, synthetic_scheme
 from .test_enrol import CONSENT, ORIGIN, run
 
 

@@ -1,6 +1,6 @@
-"""The real client code (pyapp.oprf: pure-Python ristretto255; pyapp.keys: the ecdsa package)
-against the server (libsodium through pysodium; cryptography): same RFC 9497 answers, and a
-template enrolled with the client's keys verifies on the server."""
+"""The real client code (pyapp.template.oprf: pure-Python ristretto255; pyapp.template.keys:
+the ecdsa package) against the server (libsodium through pysodium; cryptography): same RFC
+9497 answers, and a template enrolled with the client's keys verifies on the server."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pyapp.protocol import b64decode, b64encode, signed_message
 from server import oprf as server_oprf
 from tests.server.conftest import ORIGIN, Api
 
-client_oprf = pytest.importorskip("pyapp.oprf")
-client_keys = pytest.importorskip("pyapp.keys")
+client_oprf = pytest.importorskip("pyapp.template.oprf")
+client_keys = pytest.importorskip("pyapp.template.keys")
 
 
 def test_both_sides_derive_the_same_keys_and_evaluations() -> None:

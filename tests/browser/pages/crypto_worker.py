@@ -8,8 +8,8 @@ import types
 import polyscript
 from pyodide.http import pyfetch
 
-from pyapp.binarise import scheme_from_params
 from pyapp.browser import dom
+from pyapp.template.binarise import scheme_from_params
 
 ORIGIN = str(dom.window.location.origin)
 

@@ -9,14 +9,15 @@ import time
 import polyscript
 from pyodide.http import pyfetch
 
-from pyapp import commitment, oprf, protocol
-from pyapp.binarise import binarise, scheme_from_params
+from pyapp import protocol
 from pyapp.browser import dom, models, ort
 from pyapp.enrol import OPRF_INPUT_LABEL
 from pyapp.errors import NotMatched, OwnFaceError, QualityError
-from pyapp.frame import frame_from_buffer
-from pyapp.keys import derive_keys
-from pyapp.pipeline import embed_frame
+from pyapp.face.frame import frame_from_buffer
+from pyapp.face.pipeline import embed_frame
+from pyapp.template import commitment, oprf
+from pyapp.template.binarise import binarise, scheme_from_params
+from pyapp.template.keys import derive_keys
 
 ORIGIN = str(dom.window.location.origin)
 STATE = {}

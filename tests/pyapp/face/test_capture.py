@@ -1,0 +1,86 @@
+"""pyapp.face.capture: a burst of frames, bad ones dropped with reasons, the rest combined."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import onnxruntime  # noqa: F401  (CPython only: runs the real models)
+import pytest
+
+from pyapp.errors import CaptureError, InputError, Reason
+from pyapp.face.capture import CaptureConfig, capture
+from pyapp.face.pipeline import embed_frame
+from tests.pyapp.conftest import run
+
+
+def source_of(frames: list[np.ndarray]) -> Any:
+    it = iter(frames)
+
+    async def next_frame() -> object:
+        return next(it)
+
+    return next_frame
+
+
+def test_burst_drops_bad_frames_and_combines(models: Any, lfw_frame: Any) -> None:
+    good = [lfw_frame("Aaron_Sorkin", 1), lfw_frame("Aaron_Sorkin", 2)]
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    dark = good[0].copy()
+    dark[..., :3] //= 6
+    frames = [good[0], blank, good[1], dark, good[0]]
+    seen: list[int] = []
+    cap = run(capture(source_of(frames), models, CaptureConfig(frames=5, needed=3),
+                      on_frame=lambda i, _: seen.append(i)))
+    assert seen == [0, 1, 2, 3, 4]
+    assert (cap.used, cap.taken) == (3, 5)
+    assert cap.dropped == {Reason.NO_FACE: 1, Reason.TOO_DARK: 1}
+    singles = [run(embed_frame(f, models)).embedding for f in good]
+    want = 2 * singles[0] + singles[1]
+    want /= np.linalg.norm(want)
+    assert np.allclose(cap.embedding, want, atol=1e-5)
+    assert 0.9 < cap.spread < 1.0
+    assert "embedding" not in repr(cap)
+
+
+def test_burst_stops_once_enough_frames_were_usable(models: Any, lfw_frame: Any) -> None:
+    good = lfw_frame("Aaron_Sorkin", 1)
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    taken: list[int] = []
+    frames = [blank, good, good, blank, good, good, good]
+
+    async def next_frame() -> object:
+        taken.append(len(taken))
+        return frames[len(taken) - 1]
+
+    cap = run(capture(next_frame, models, CaptureConfig(frames=7, needed=2, enough=3)))
+    assert (cap.used, cap.taken, len(taken)) == (3, 5, 5)  # the 6th frame is never grabbed
+    assert cap.dropped == {Reason.NO_FACE: 2}
+    with pytest.raises(CaptureError):  # "enough" never cuts a burst short of "needed"
+        run(capture(source_of([blank, blank, good]), models,
+                    CaptureConfig(frames=3, needed=2, enough=2)))
+
+
+def test_too_few_usable_frames(models: Any, lfw_frame: Any) -> None:
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    with pytest.raises(CaptureError) as e:
+        run(capture(source_of([blank, blank, lfw_frame("Aaron_Sorkin", 1)]), models,
+                    CaptureConfig(frames=3, needed=2)))
+    assert (e.value.used, e.value.needed) == (1, 2)
+    assert e.value.reasons == {Reason.NO_FACE: 2}
+    assert "No face" in str(e.value)
+
+
+def test_malformed_frame_propagates(models: Any) -> None:
+    with pytest.raises(InputError):
+        run(capture(source_of([np.zeros((10, 10, 4), np.uint8)]), models,
+                    CaptureConfig(frames=1, needed=1)))
+
+
+def test_config_is_checked(models: Any) -> None:
+    with pytest.raises(ValueError, match="needed"):
+        run(capture(source_of([]), models, CaptureConfig(frames=2, needed=3)))
+    with pytest.raises(ValueError, match="enough"):
+        run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=2)))
+    with pytest.raises(ValueError, match="enough"):
+        run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=5)))
