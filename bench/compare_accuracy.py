@@ -6,9 +6,10 @@ and goes through
 * face-api.js 1.7.15 in headless Chromium (TF.js wasm backend; SSD MobileNet v1, 68-point
   landmarks, 128-D descriptor, one face), scored by euclidean distance as face-api does:
   at its fixed 0.6 threshold (``FaceMatcher``'s default) and over its whole ROC;
-* OwnFace's CPython pipeline (``pyapp.evaluate.compute_embeddings``: MTCNN, alignment, dlib
-  ResNet with flip averaging), scored by cosine, i.e. ``ownface eval``'s numbers;
-* OwnFace protected: the binarised code of ``models/binarise-v1.json`` (Hamming distance of
+* OwnFace's CPython pipeline (``pyapp.evaluate.compute_embeddings``; ``--pipeline v2``:
+  YuNet, O-Net landmarks, SFace; ``v1``: MTCNN, alignment, dlib ResNet with flip averaging),
+  scored by cosine, i.e. ``ownface eval``'s numbers;
+* OwnFace protected: the binarised code of ``models/binarise-<pipeline>.json`` (Hamming distance of
   the codes, accepted within the BCH code's t: the fuzzy commitment's acceptance region),
   measured here on the people of pairs.txt folds 3-5 (the scheme was fitted on folds 1-2),
   next to bench/protection.py's own JSON (``bench/out/protection.json``) when present.
@@ -23,7 +24,7 @@ much slower there), so a cold run over 3,811 photos takes ~25 minutes. Descripto
 embeddings are cached per photo under ``/work/cache/h5/`` (keyed by the pinned face-api
 lock and the model manifest), so a re-run takes seconds; an interrupted run resumes.
 
-    .venv/bin/python bench/compare_accuracy.py [--lfw DIR] [--smoke] [--json OUT]
+    .venv/bin/python bench/compare_accuracy.py [--pipeline v2] [--lfw DIR] [--smoke] [--json OUT]
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 CACHE = Path("/work/cache/h5")
 OUT = ROOT / "bench" / "out" / "compare_accuracy.json"
 PROTECTION_JSON = ROOT / "bench" / "out" / "protection.json"
-SCHEME = ROOT / "models" / "binarise-v1.json"
+PIPELINE = "v2"  # --pipeline
 FACEAPI_THRESHOLD = 0.6
 
 
@@ -67,8 +68,13 @@ def faceapi_cache_path(folder: Path, detector: str) -> Path:
     return folder / f"faceapi-{detector}-{lock}-photo_frame.npz"
 
 
-PIPELINE_SOURCES = ("face/frame", "face/detect", "face/quality", "face/align", "face/embed",
-                    "face/pipeline", "face/weights", "face/manifest", "host")
+PIPELINE_SOURCES = ("face/frame", "face/detect", "face/mtcnn", "face/yunet", "face/quality",
+                    "face/align", "face/embed", "face/pipeline", "face/weights",
+                    "face/manifest", "host")
+DESCRIBE = {"v1": "OwnFace CPython pipeline v1 (MTCNN, 5-point alignment, dlib ResNet, flip "
+                  "averaging); cosine",
+            "v2": "OwnFace CPython pipeline v2 (YuNet, O-Net landmarks, ArcFace alignment, "
+                  "SFace); cosine"}
 
 
 def ownface_cache_path(folder: Path) -> Path:
@@ -76,7 +82,7 @@ def ownface_cache_path(folder: Path) -> Path:
     digest = hashlib.sha256((ROOT / "models" / "manifest.json").read_bytes())
     for name in PIPELINE_SOURCES:
         digest.update((ROOT / "pyapp" / f"{name}.py").read_bytes())
-    return folder / f"ownface-{digest.hexdigest()[:12]}-flip-photo_frame.npz"
+    return folder / f"ownface-{PIPELINE}-{digest.hexdigest()[:12]}-photo_frame.npz"
 
 
 def run_faceapi(root: Path, rel: list[str], detector: str, batch: int, folder: Path
@@ -131,7 +137,8 @@ def run_ownface(root: Path, rel: list[str], batch: int, folder: Path) -> PhotoCa
     print(f"OwnFace: {len(todo)} photos to embed (cache {cache.path})", file=sys.stderr)
     for lo in range(0, len(todo), batch):
         part = todo[lo: lo + batch]
-        data = compute_embeddings([root / r for r in part], root, MODELS_DIR, True, False)
+        data = compute_embeddings([root / r for r in part], root, MODELS_DIR, None, False,
+                                  pipeline=PIPELINE)
         total = data["timings"][list(data["timing_names"]).index("total")] \
             if "total" in list(data["timing_names"]) else np.full(len(part), np.nan)
         ok = np.all(np.isfinite(data["emb"]), axis=1)
@@ -145,11 +152,9 @@ def run_ownface(root: Path, rel: list[str], batch: int, folder: Path) -> PhotoCa
 def protected(emb: np.ndarray, names: np.ndarray, rel: list[str], root: Path,
               pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, Any] | None:
     """OwnFace's protected comparison on folds 3-5 (people the scheme was not fitted on)."""
-    if not SCHEME.is_file():
-        return None
-    from pyapp.template import binarise
+    from pyapp.host import load_scheme
 
-    scheme = binarise.load_scheme(SCHEME)
+    scheme = load_scheme(PIPELINE)
     folds = person_folds(root / "pairs.txt")
     test = np.array([folds.get(n, 0) >= 3 for n in names])
     t = int(scheme.code.t)
@@ -173,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw", type=Path, default=LFW)
     parser.add_argument("--detector", choices=("ssd", "tiny"), default="ssd")
+    parser.add_argument("--pipeline", choices=("v1", "v2"), default="v2")
     parser.add_argument("--batch", type=int, default=40)
     parser.add_argument("--smoke", action="store_true",
                         help="only the photos of 2 same + 2 different pairs of each pairs.txt fold")
@@ -183,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="write OwnFace's embeddings (paths, names, emb) here for "
                              "bench/protection.py (full runs only)")
     args = parser.parse_args(argv)
+    global PIPELINE
+    PIPELINE = args.pipeline
     root = args.lfw
     if not (root / "pairs.txt").is_file():
         print(f"no LFW pairs at {root}: nothing to measure", file=sys.stderr)
@@ -233,8 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_photo_median": float(np.nanmedian(fa_ms)),
     }
     result["ownface"] = {
-        "pipeline": "OwnFace CPython pipeline (MTCNN, 5-point alignment, dlib ResNet, flip "
-                    "averaging); cosine",
+        "pipeline": DESCRIBE[PIPELINE], "pipeline_name": PIPELINE,
         "detection_failures": int((~np.all(np.isfinite(own), axis=1)).sum()),
         **summary_row(own_gen, own_imp, own_pair, pairs),
         "ms_per_photo_median": float(np.nanmedian(own_ms)),

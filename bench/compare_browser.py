@@ -112,9 +112,12 @@ def startup(pw: Any, srv: BenchServer, page_path: str, visits: int, work: Path
     return rows
 
 
+PIPELINE = "v2"  # OwnFace's face pipeline under test (--pipeline)
+
+
 def open_pages(browser: Any, srv: BenchServer, page_path: str) -> tuple[Any, Any]:
     a = browser.new_page()
-    a.goto(f"{srv.url}/_test/pipeline.html")
+    a.goto(f"{srv.url}/_test/pipeline.html?pipeline={PIPELINE}")
     b = browser.new_page()
     b.goto(srv.url + page_path)
     a.wait_for_selector("#state[data-ready]", state="attached", timeout=180_000)
@@ -234,9 +237,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--visits", type=int, default=2, help="cold+warm visit pairs per side")
     parser.add_argument("--faceapi-threads", type=int, default=1)
     parser.add_argument("--detector", choices=("ssd", "tiny"), default="ssd")
+    parser.add_argument("--pipeline", choices=("v1", "v2"), default="v2",
+                        help="OwnFace's face pipeline (v2: YuNet + SFace; v1: MTCNN + dlib)")
     parser.add_argument("--smoke", action="store_true", help="2 frames, 1 repeat, 1 visit")
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    global PIPELINE
+    PIPELINE = args.pipeline
     if args.smoke:
         args.frames, args.repeats, args.visits = 2, 1, 1
     if not (LFW / "images").is_dir():

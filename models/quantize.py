@@ -73,11 +73,12 @@ def calibration_batches(frames: list[np.ndarray], mtcnn: dict[str, bytes],
                         embedder_spec: Any, padding: float) -> list[np.ndarray]:
     """[2, 3, 150, 150] network inputs (chip + mirror) of every sizeable face in ``frames``."""
     from pyapp.face.align import chip_transform, cut_chip
-    from pyapp.face.detect import Detector, detect, pyramid
+    from pyapp.face.detect import pyramid
     from pyapp.face.frame import rgb
+    from pyapp.face.mtcnn import MtcnnDetector
 
-    detector = Detector(_Session(mtcnn["pnet"]), _Session(mtcnn["rnet"]),
-                        _Session(mtcnn["onet"]))
+    detector = MtcnnDetector(_Session(mtcnn["pnet"]), _Session(mtcnn["rnet"]),
+                             _Session(mtcnn["onet"]))
     mean = np.asarray(embedder_spec.mean, np.float32)
     scale = np.float32(embedder_spec.scale)
 
@@ -86,7 +87,7 @@ def calibration_batches(frames: list[np.ndarray], mtcnn: dict[str, bytes],
         for frame in frames:
             img = rgb(frame)
             levels = pyramid(img)
-            for face in await detect(img, detector, levels):
+            for face in await detector.detect(img, levels):
                 if face.score < 0.95 or face.width < 48:
                     continue
                 chip = cut_chip(levels, chip_transform(face.landmarks, 150, padding), 150)

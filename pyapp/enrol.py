@@ -56,7 +56,7 @@ async def enrol(embeddings: object, *, scheme: Scheme, site: str, user: str, ori
     seed = random(SEED_BYTES)
     helper, secret = commit(binarise(embeddings, scheme, seed), code=scheme.code,
                             random=random)
-    template = Template(scheme.scheme_id, seed, helper).encode()
+    template = Template(scheme.scheme_id, seed, helper, scheme.pipeline).encode()
     challenge = await api.challenge(protocol.ChallengeRequest(site, user, "enrol"))
     pair = await hardened_keys(secret, site, user, challenge.challenge_id, api, random)
     message = protocol.signed_message("enrol", site, user, origin, challenge.challenge_id,
@@ -64,6 +64,7 @@ async def enrol(embeddings: object, *, scheme: Scheme, site: str, user: str, ori
     request = protocol.EnrolRequest(
         site=site, user=user, challenge_id=challenge.challenge_id, consent_id=consent_id,
         public_key=pair.public_key, signature=pair.sign(message),
-        helper=template if mode == "portable" else None, session=session, ticket=ticket)
+        helper=template if mode == "portable" else None, session=session, ticket=ticket,
+        pipeline=scheme.pipeline)
     enrolled = await api.enrol(request)
     return Enrolment(template, pair.public_key, enrolled)

@@ -18,6 +18,10 @@ class InputError(OwnFaceError, ValueError):
     """A value handed to pyapp is malformed (wrong shape, dtype, size, NaN, truncated...)."""
 
 
+class UnreadableImage(InputError):
+    """An image file cannot be read or decoded (not an image, truncated, unsupported)."""
+
+
 class ModelError(OwnFaceError):
     """A model file or manifest is missing, malformed, or fails its sha256 check."""
 

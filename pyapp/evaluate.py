@@ -1,8 +1,8 @@
 """``ownface eval``: run the CPython pipeline over a labelled folder and measure it.
 
-    ownface eval DIR [--pairs pairs.txt] [--out DIR] [--models DIR] [--no-flip] [--raw]
-                     [--limit N] [--npz FILE] [--set detector.KEY=V | pipeline.KEY=V ...]
-                     [--choice-folds 1,2]
+    ownface eval DIR [--pairs pairs.txt] [--out DIR] [--models DIR] [--pipeline v2] [--raw]
+                     [--flip on|off] [--limit N] [--npz FILE] [--choice-folds 1,2]
+                     [--set mtcnn.KEY=V | yunet.KEY=V | pipeline.KEY=V ...]
 
 DIR holds ``<person>/<image>`` (or ``images/<person>/<image>``). Each photo becomes a 640x480
 RGBA "camera frame" (pyapp.face.frame.photo_frame) unless ``--raw``. Prints and writes
@@ -10,9 +10,9 @@ RGBA "camera frame" (pyapp.face.frame.photo_frame) unless ``--raw``. Prints and 
 excluded), LFW pairs accuracy (k-fold over the folds of pairs.txt), EER and TAR at FAR
 1e-2/1e-3/1e-4 over all same-person pairs against all different-person pairs, and per-stage
 timing. Embeddings are cached in ``<out>/embeddings.npz`` keyed by the models and settings, so
-a re-run is fast. ``--set`` changes one DetectorConfig / PipelineConfig field (to measure a
-lever); ``--choice-folds`` also reports the people of those pairs folds (where choices were
-made) and of the other folds (held out) separately.
+a re-run is fast. ``--set`` changes one MtcnnConfig / YuNetConfig / PipelineConfig field (to
+measure a lever); ``--choice-folds`` also reports the people of those pairs folds (where
+choices were made) and of the other folds (held out) separately.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from pyapp.errors import OwnFaceError, QualityError
+from pyapp.errors import OwnFaceError, QualityError, UnreadableImage
 
 FARS = (1e-2, 1e-3, 1e-4)
 IMAGE_EXT = {".jpg", ".jpeg", ".png"}
@@ -156,14 +156,16 @@ def progress(done: int, total: int, start: float) -> None:
     sys.stderr.flush()
 
 
-def configs(flip: bool, overrides: list[str]) -> tuple[Any, Any]:
-    """(DetectorConfig, PipelineConfig) with ``section.field=value`` overrides applied."""
+def configs(flip: bool | None, overrides: list[str]) -> dict[str, Any]:
+    """{"mtcnn": MtcnnConfig, "yunet": YuNetConfig, "pipeline": PipelineConfig} with
+    ``section.field=value`` overrides applied."""
     import dataclasses
 
-    from pyapp.face.detect import DetectorConfig
+    from pyapp.face.mtcnn import MtcnnConfig
     from pyapp.face.pipeline import PipelineConfig
+    from pyapp.face.yunet import YuNetConfig
 
-    made: dict[str, Any] = {"detector": DetectorConfig(),
+    made: dict[str, Any] = {"mtcnn": MtcnnConfig(), "yunet": YuNetConfig(),
                             "pipeline": PipelineConfig(gates=False, flip=flip)}
     for item in overrides:
         key, _, value = item.partition("=")
@@ -171,19 +173,25 @@ def configs(flip: bool, overrides: list[str]) -> tuple[Any, Any]:
         if section not in made or name not in {f.name for f in dataclasses.fields(made[section])}:
             raise SystemExit(f"--set {item}: no such setting")
         old = getattr(made[section], name)
-        typed: Any = value == "1" if isinstance(old, bool) else type(old)(value)
+        if isinstance(old, bool) or (old is None and value in ("0", "1")):
+            typed: Any = value == "1"
+        else:
+            typed = type(old)(value) if old is not None else float(value)
         made[section] = dataclasses.replace(made[section], **{name: typed})
-    return made["detector"], made["pipeline"]
+    return made
 
 
-def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool,
-                       overrides: list[str] | None = None) -> dict[str, Any]:
+def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bool | None,
+                       raw: bool, overrides: list[str] | None = None,
+                       pipeline: str = "v2") -> dict[str, Any]:
     from pyapp import host
     from pyapp.face.frame import photo_frame
     from pyapp.face.pipeline import embed_frame
 
-    detector, config = configs(flip, overrides or [])
-    models = host.load_models(models_dir, detector_config=detector)
+    made = configs(flip, overrides or [])
+    config = made["pipeline"]
+    models = host.load_models(models_dir, pipeline=pipeline, mtcnn=made["mtcnn"],
+                              yunet=made["yunet"])
     n = len(paths)
     emb = np.full((n, models.embedder.dim), np.nan, np.float32)
     verdict = np.array([""] * n, dtype=object)
@@ -199,6 +207,8 @@ def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bo
                 verdict[i] = result.rejected.value if result.rejected else ""
                 for k, v in result.timings.items():
                     timings.setdefault(k, []).append(v)
+            except UnreadableImage:
+                verdict[i] = "unreadable"
             except QualityError as exc:
                 verdict[i] = f"fail:{exc.reason.value}"
             except OwnFaceError as exc:
@@ -212,15 +222,16 @@ def compute_embeddings(paths: list[Path], root: Path, models_dir: Path, flip: bo
             "timings": np.array([timings[k] for k in sorted(timings)], np.float64)}
 
 
-def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool, raw: bool,
-              overrides: list[str] | None = None) -> str:
+def cache_key(paths: list[Path], root: Path, models_dir: Path, flip: bool | None, raw: bool,
+              overrides: list[str] | None = None, pipeline: str = "v2") -> str:
     """Changes with the models, the images and every pipeline setting."""
     h = hashlib.sha256()
     h.update(repr(configs(flip, overrides or [])).encode())
+    h.update(pipeline.encode())
     h.update((models_dir / "manifest.json").read_bytes())
     for p in paths:
         h.update(str(p.relative_to(root)).encode())
-    h.update(f"flip={flip} raw={raw} v4".encode())
+    h.update(f"flip={flip} raw={raw} v5".encode())
     return h.hexdigest()
 
 
@@ -234,7 +245,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--pairs", type=Path, help="LFW pairs.txt (default: DIR/pairs.txt)")
     ap.add_argument("--out", type=Path, default=Path("eval-out"))
     ap.add_argument("--models", type=Path, default=MODELS_DIR)
-    ap.add_argument("--no-flip", action="store_true", help="no test-time flip averaging")
+    ap.add_argument("--pipeline", default="v2", help="face pipeline of the manifest (v1, v2)")
+    ap.add_argument("--flip", choices=("on", "off"), help="test-time flip averaging (default: "
+                    "the pipeline's own choice)")
     ap.add_argument("--raw", action="store_true", help="feed photos as they are, not as frames")
     ap.add_argument("--limit", type=int, default=0, help="only the first N images")
     ap.add_argument("--npz", type=Path, help="also write names/paths/emb to this npz")
@@ -252,8 +265,8 @@ def main(argv: list[str]) -> int:
         print(f"no images found under {root}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    flip = not args.no_flip
-    key = cache_key(paths, root, args.models, flip, args.raw, args.set)
+    flip = None if args.flip is None else args.flip == "on"
+    key = cache_key(paths, root, args.models, flip, args.raw, args.set, args.pipeline)
     cache = args.out / "embeddings.npz"
     data: dict[str, Any] | None = None
     if cache.exists():
@@ -261,7 +274,8 @@ def main(argv: list[str]) -> int:
             if str(z["key"]) == key:
                 data = {k: z[k] for k in z.files}
     if data is None:
-        data = compute_embeddings(paths, root, args.models, flip, args.raw, args.set)
+        data = compute_embeddings(paths, root, args.models, flip, args.raw, args.set,
+                                  args.pipeline)
         np.savez(cache, key=np.array(key), **data)
     emb = data["emb"]
     names = [p.parent.name for p in paths]
@@ -271,11 +285,14 @@ def main(argv: list[str]) -> int:
 
     verdict = [str(v) for v in data["verdict"]]
     failures = Counter(v[5:] for v in verdict if v.startswith("fail:"))
-    detected = [v for v in verdict if not v.startswith("fail:")]
+    unreadable = [rel[i] for i, v in enumerate(verdict) if v == "unreadable"]
+    detected = [v for v in verdict if not v.startswith("fail:") and v != "unreadable"]
     rejections = Counter(v for v in detected if v)
     report: dict[str, Any] = {
-        "images": len(paths), "people": len(set(names)), "flip": flip,
+        "images": len(paths), "people": len(set(names)), "pipeline": args.pipeline,
+        "flip": flip,
         "input": "photo as-is" if args.raw else "photo pasted into a 640x480 frame",
+        "unreadable_files": len(unreadable), "unreadable": unreadable[:50],
         "detection_failures": sum(failures.values()), "failure_reasons": dict(failures),
         "quality_rejections": sum(rejections.values()),
         "quality_rejection_rate": sum(rejections.values()) / max(len(detected), 1),

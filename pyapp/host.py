@@ -6,19 +6,27 @@ own adapter in pyapp/browser/. onnxruntime and PIL are imported lazily.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pyapp.errors import InputError, ModelError
-from pyapp.face.detect import Detector, DetectorConfig
-from pyapp.face.embed import Embedder
+from pyapp.errors import ModelError, UnreadableImage
 from pyapp.face.frame import Frame, validate_frame
-from pyapp.face.manifest import ModelFiles, load_model_files, parse_manifest
-from pyapp.face.pipeline import FaceModels
+from pyapp.face.manifest import (
+    Manifest,
+    ModelFiles,
+    check_file,
+    load_model_files,
+    parse_manifest,
+)
+from pyapp.face.mtcnn import MtcnnConfig
+from pyapp.face.pipeline import DEFAULT_PIPELINE, FaceModels, assemble
+from pyapp.face.yunet import YuNetConfig
 from pyapp.ports import FloatArray
+from pyapp.template.binarise import Scheme, scheme_from_params
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
@@ -56,14 +64,23 @@ class OrtInference:
         return f"OrtInference({self.name})"
 
 
-def read_model_files(models_dir: Path = MODELS_DIR) -> dict[str, ModelFiles]:
-    """Read manifest.json and every model it lists, checking all sha256 digests."""
+def read_manifest(models_dir: Path = MODELS_DIR) -> Manifest:
     try:
-        specs = parse_manifest((models_dir / "manifest.json").read_bytes())
+        return parse_manifest((models_dir / "manifest.json").read_bytes())
     except FileNotFoundError as exc:
         raise ModelError(f"no model manifest in {models_dir}") from exc
+
+
+def read_model_files(models_dir: Path = MODELS_DIR, roles: list[str] | None = None
+                     ) -> dict[str, ModelFiles]:
+    """Read the models ``roles`` names (default: all the manifest lists), checking every
+    sha256 digest."""
+    manifest = read_manifest(models_dir)
     out = {}
-    for role, spec in specs.items():
+    for role in roles if roles is not None else sorted(manifest.models):
+        spec = manifest.models.get(role)
+        if spec is None:
+            raise ModelError(f"the manifest in {models_dir} has no model {role!r}")
         try:
             graph = (models_dir / spec.graph.file).read_bytes()
             weights = (models_dir / spec.weights.file).read_bytes()
@@ -74,23 +91,45 @@ def read_model_files(models_dir: Path = MODELS_DIR) -> dict[str, ModelFiles]:
 
 
 def load_models(models_dir: Path = MODELS_DIR, threads: int = 1,
-                detector_config: DetectorConfig | None = None) -> FaceModels:
-    files = read_model_files(models_dir)
+                pipeline: str = DEFAULT_PIPELINE, mtcnn: MtcnnConfig | None = None,
+                yunet: YuNetConfig | None = None) -> FaceModels:
+    """One face pipeline's models as onnxruntime sessions."""
+    manifest = read_manifest(models_dir)
+    files = read_model_files(models_dir, manifest.roles(pipeline))
     sessions = {role: OrtInference(f, threads) for role, f in files.items()}
-    detector = Detector(sessions["mtcnn_pnet"], sessions["mtcnn_rnet"], sessions["mtcnn_onet"],
-                        detector_config or DetectorConfig())
-    embedder = Embedder(sessions["dlib_resnet"], files["dlib_resnet"].spec)
-    return FaceModels(detector, embedder)
+    return assemble(manifest, pipeline, sessions, mtcnn, yunet)
 
 
-def read_photo(path: Path | str) -> Frame:
-    """An image file as an RGBA uint8 frame; unreadable files raise InputError."""
-    from PIL import Image, UnidentifiedImageError
+def load_scheme(pipeline: str = DEFAULT_PIPELINE, models_dir: Path = MODELS_DIR) -> Scheme:
+    """A pipeline's binarisation scheme (the manifest names the file and its sha256)."""
+    spec = read_manifest(models_dir).pipeline(pipeline).scheme
+    try:
+        data = check_file(spec, (models_dir / spec.file).read_bytes())
+    except FileNotFoundError as exc:
+        raise ModelError(f"binarisation parameters missing: {exc.filename}") from exc
+    return scheme_from_params(json.loads(data))
+
+
+PHOTO_MAX_SIDE = 1920  # an ordinary phone photo (12 MP: 4032 x 3024) is scaled to this first
+
+
+def read_photo(path: Path | str, max_side: int | None = PHOTO_MAX_SIDE) -> Frame:
+    """An image file as an RGBA uint8 frame, upright (EXIF orientation applied) and scaled
+    down (area average) to at most ``max_side`` pixels a side, so that a phone photo is a
+    frame before the frame limits are checked. Unreadable files raise UnreadableImage."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
-            im.load()
-            rgba: Any = im.convert("RGBA")
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        raise InputError(f"cannot read image {Path(path).name}: {exc}") from exc
+            if max_side:
+                im.draft("RGB", (max_side, max_side))  # a JPEG decodes at a smaller scale
+            upright: Any = ImageOps.exif_transpose(im)
+            if max_side and max(upright.size) > max_side:
+                s = max_side / max(upright.size)
+                upright = upright.resize((max(1, round(upright.size[0] * s)),
+                                          max(1, round(upright.size[1] * s))),
+                                         Image.Resampling.BOX)
+            rgba: Any = upright.convert("RGBA")
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(f"cannot read image {Path(path).name}: {exc}") from exc
     return validate_frame(np.asarray(rgba, np.uint8).copy(), "photo")

@@ -56,7 +56,12 @@ EN: dict[str, str] = {
     "hint_blurred": "Hold still.",
     "enrolled": "Done. Your face is set up for {site} on this device.",
     "verified": "Verified. It's you.",
-    "not_matched": "That did not match. You can try again, or use a password.",
+    "renew_offer": "Your face template was made with an older, less accurate face model. "
+                   "Update it now? The camera starts once more; as before, nothing leaves "
+                   "this device but a new protected template.",
+    "renew_button": "Update my face template",
+    "renewed": "Done. Your face template now uses the new face model; the old one is "
+               "replaced.",
     "locked": "Face verification is paused for this account after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
@@ -137,7 +142,10 @@ ZH: dict[str, str] = {
     "hint_blurred": "请保持不动。",
     "enrolled": "完成。已在本设备上为 {site} 设置人脸验证。",
     "verified": "验证成功，确认是您本人。",
-    "not_matched": "未能匹配。您可以再试一次，或改用密码。",
+    "renew_offer": "您的人脸模板由较旧、准确度较低的人脸模型生成。现在更新吗？摄像头将再启动一次；"
+                   "与之前一样，除新的受保护模板外，任何数据都不会离开本设备。",
+    "renew_button": "更新我的人脸模板",
+    "renewed": "完成。您的人脸模板现已使用新的人脸模型，旧模板已被替换。",
     "locked": "多次尝试后，此账户的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
     "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",

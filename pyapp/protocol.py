@@ -79,6 +79,7 @@ PURPOSES: tuple[str, ...] = ("enrol", "verify", "withdraw")
 StorageMode = Literal["device", "portable"]
 STORAGE_MODES: tuple[str, ...] = ("device", "portable")
 CONSENT_PURPOSE = "face_verification"
+PIPELINES: tuple[str, ...] = ("v1", "v2")  # face pipelines a template can be made with
 Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
 METHODS: tuple[str, ...] = ("face", "pwd")
 SESSION_TTL_SECONDS = 600
@@ -332,10 +333,11 @@ class EnrolRequest(Message):
     helper: bytes | None = None  # portable mode only; device mode keeps it on the device
     session: bytes | None = None  # required when the account has a template or a password
     ticket: bytes | None = None  # a new account on a site that requires enrolment tickets
+    pipeline: str = "v1"  # the face pipeline that made the template (absent: v1's clients)
 
     @classmethod
     def _optional(cls, name: str) -> bool:
-        return name in ("helper", "session", "ticket")
+        return name in ("helper", "session", "ticket", "pipeline")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -350,6 +352,7 @@ class EnrolRequest(Message):
                                                             max_size=MAX_HELPER_BYTES),
             "session": _session(d.get("session"), optional=True),
             "ticket": _ticket(d.get("ticket")),
+            "pipeline": _choice(d.get("pipeline", "v1"), "pipeline", PIPELINES),
         }
 
 

@@ -4,9 +4,17 @@ challenge (with the helper in portable mode) -> binarise under the template's se
 the commitment (NotMatched if the face is too far) -> OPRF -> keys -> sign -> VerifyRequest.
 A face that decodes to a wrong secret yields a wrong key: the server refuses it exactly like
 any other failure, so the client never learns more than the server tells it.
+
+Two steps, so that a caller can look at the template before it opens it: :func:`begin` asks
+for the challenge and says which template (and so which face pipeline and scheme) this
+verification needs; :func:`finish` opens it with that pipeline's embedding. A template made
+by an older pipeline (v1) is verified with that pipeline's models and can then be renewed.
+:func:`verify` does both for a caller that already has the right embedding.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pyapp import protocol
 from pyapp.enrol import hardened_keys
@@ -17,20 +25,49 @@ from pyapp.template.binarise import Scheme, binarise
 from pyapp.template.blob import Template
 
 
-async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
-                 api: Api, template: bytes | None = None,
-                 random: RandomBytes = system_random) -> protocol.Verified:
-    """Verify ``user`` at ``site``; ``template`` is the device-stored blob (device mode).
+@dataclass(frozen=True, repr=False)
+class Pending:
+    """A verification under way: the server's challenge and the template it will open."""
 
-    Raises NotMatched when the face does not open the template (after the attempt has gone
-    through the server, which counts it), Refused when the server rejects the signature (or
-    anything else), InputError for a malformed template.
-    """
+    site: str
+    user: str
+    challenge: protocol.Challenge
+    template: Template
+
+    @property
+    def pipeline(self) -> str:
+        """The face pipeline whose embedding this template needs."""
+        return self.template.pipeline
+
+    def __repr__(self) -> str:
+        return f"Pending({self.site}/{self.user}, {self.template!r})"
+
+
+async def begin(*, site: str, user: str, api: Api, template: bytes | None = None
+                ) -> Pending:
+    """Ask for a verify challenge; ``template`` is the device-stored blob (device mode), else
+    the helper the site's server sends with the challenge (portable mode) is used."""
     challenge = await api.challenge(protocol.ChallengeRequest(site, user, "verify"))
     blob = template if template is not None else challenge.helper
     if blob is None:
         raise InputError("no template: this device holds none and the site sent none")
-    parsed = Template.decode(blob, scheme.scheme_id)
+    return Pending(site, user, challenge, Template.decode(blob))
+
+
+async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin: str,
+                 api: Api, random: RandomBytes = system_random) -> protocol.Verified:
+    """Open ``pending``'s template with ``embeddings`` (of the template's pipeline, binarised
+    by ``scheme``) and answer the challenge.
+
+    Raises NotMatched when the face does not open the template (after the attempt has gone
+    through the server, which counts it), Refused when the server rejects the signature (or
+    anything else), InputError for a template of another scheme or pipeline.
+    """
+    parsed = Template.decode(pending.template.encode(), scheme.scheme_id)
+    if scheme.pipeline != parsed.pipeline:
+        raise InputError(f"a {parsed.pipeline} template needs the {parsed.pipeline} scheme, "
+                         f"not {scheme.pipeline}'s")
+    site, user, challenge = pending.site, pending.user, pending.challenge
     try:
         secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
         matched = True
@@ -52,3 +89,12 @@ async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, or
     if not matched:  # pragma: no cover - a random key cannot sign for the account
         raise NotMatched("the face does not open this template")
     return verified
+
+
+async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
+                 api: Api, template: bytes | None = None,
+                 random: RandomBytes = system_random) -> protocol.Verified:
+    """Verify ``user`` at ``site`` with an embedding of ``scheme``'s pipeline."""
+    pending = await begin(site=site, user=user, api=api, template=template)
+    return await finish(pending, embeddings, scheme=scheme, origin=origin, api=api,
+                        random=random)

@@ -53,7 +53,8 @@ def _app_pages(settings: Settings, parts: api.ApiParts,
                page_values: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
     if parts.store is None:
         return []
-    return AppPages(settings.web_dir, services.build(parts.store), page_values).routes()
+    return AppPages(settings.web_dir, services.build(parts.store), page_values,
+                    settings.face_pipeline).routes()
 
 
 def _page_values(settings: Settings) -> Callable[[], dict[str, Any]]:

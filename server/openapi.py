@@ -64,6 +64,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "languages": {"type": "array", "items": _pattern(p._LANGUAGE, 35)},
     "text": {"type": "string", "minLength": 1, "maxLength": p.MAX_NOTICE_CHARS},
     "storage_mode": {"type": "string", "enum": list(p.STORAGE_MODES)},
+    "pipeline": {"type": "string", "enum": list(p.PIPELINES)},
     "method": {"type": "string", "enum": list(p.METHODS)},
     "assertion": {"type": "string", "maxLength": p.MAX_ASSERTION_CHARS,
                   "pattern": f"^{p._JWS.pattern}$", "description": "compact JWS (JWT)"},

@@ -64,9 +64,10 @@ class Context:
 
 class AppPages:
     def __init__(self, web_dir: Path, services: Services,
-                 page_values: Callable[[], dict[str, Any]]) -> None:
+                 page_values: Callable[[], dict[str, Any]], face_pipeline: str = "v2") -> None:
         self.services = services
         self.page_values = page_values
+        self.face_pipeline = face_pipeline
         self.env = Environment(loader=FileSystemLoader(web_dir / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True)
@@ -199,7 +200,8 @@ class AppPages:
                                  "notice_version": notice.version,
                                  "notice_sha256": notice.sha256,
                                  "notice_language": notice.language,
-                                 "mode": notice.storage_mode}),
+                                 "mode": notice.storage_mode,
+                                 "pipeline": self.face_pipeline}),
             other_language=i18n.text(other, "language_name"))
         return HTMLResponse(html, headers=self.frame_headers(ctx))
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyapp.protocol import PIPELINES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -56,7 +58,16 @@ class Settings:
     # A public origin the app is reached at, e.g. https://verify.example.com (for CSP/CORS).
     public_origin: str = ""
     log_level: str = "info"
+    # The face pipeline new templates are made with (models/manifest.json; pyapp.protocol
+    # PIPELINES). Older templates keep verifying with their own pipeline and are offered a
+    # renewal to this one after a successful verification.
+    face_pipeline: str = "v2"
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.face_pipeline not in PIPELINES:
+            raise SettingsError(f"face_pipeline must be one of {', '.join(PIPELINES)}, not "
+                                f"{self.face_pipeline!r}")
 
     @property
     def database(self) -> str:

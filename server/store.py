@@ -336,8 +336,11 @@ class Store:
             conn.execute(delete(templates).where(templates.c.user_id == uid))
             conn.execute(insert(templates).values(
                 user_id=uid, consent_id=req.consent_id, scheme=SCHEME,
-                public_key=req.public_key, helper_sealed=sealed, created_at=self.clock()))
+                public_key=req.public_key, helper_sealed=sealed, created_at=self.clock(),
+                pipeline=req.pipeline))
             limits.reset(conn, limits.face_key(site.name, req.user))
             limits.address_success(conn, f"faceip:{address}")
-            self.log(conn, site, "enrolled", req.user, site.storage_mode)
+            # a new template for an account that had one: replaced (renewed) under its session
+            self.log(conn, site, "renewed" if existing is not None else "enrolled", req.user,
+                     f"{site.storage_mode} {req.pipeline}")
         return site

@@ -94,6 +94,9 @@ templates = Table(
     Column("public_key", LargeBinary(32), nullable=False),
     Column("helper_sealed", LargeBinary, nullable=True),  # portable mode only, AES-GCM sealed
     Column("created_at", Float, nullable=False),
+    # the face pipeline that made the template (pyapp.protocol.PIPELINES): v1 templates are
+    # renewed to v2 after a successful verification
+    Column("pipeline", String(8), nullable=False, server_default="v1"),
 )
 
 # Challenge states; a used challenge keeps what it was: USED + EVALUATED or USED + DECOY

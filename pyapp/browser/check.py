@@ -44,10 +44,11 @@ async def main() -> None:
     def progress(role: str, done: int, total: int) -> None:
         dom.set_text("model", f"Loading face models… {done} of {total} ({role})")
 
-    face_models = await models.load_models(progress=progress)
+    face_models = await models.load_pipeline(progress=progress)
     dom.mark("models")
-    dom.set_text("model", "Face models loaded: MTCNN detector and dlib face descriptor "
-                 "(hashes checked)")
+    dom.set_text("model", f"Face models loaded: pipeline {face_models.name} "
+                 f"({type(face_models.detector).__name__}, {face_models.embedder.spec.name}; "
+                 "hashes checked)")
     dom.element("check").dataset.ready = "models"
     camera = Camera("camera")
 

@@ -1,10 +1,14 @@
 """Alignment: a similarity transform from the five landmarks to the embedder's template, and a
 numpy warp (bilinear, supersampled when the face is shrunk) that cuts out the face chip.
 
-The template is dlib's: its mean face shape (``get_face_chip_details``, landmarks 17-67 of the
-68-point model), with padding 0.25 around it, in a 150x150 chip. MTCNN's five points map to
-the mean shape's eye centres (mean of the six eye-contour points), nose tip (30) and mouth
-corners (48, 54).
+Two templates, named by the embedder's manifest entry (``input.chip.template``):
+
+* ``dlib`` (pipeline v1): dlib's mean face shape (``get_face_chip_details``, landmarks 17-67
+  of the 68-point model) with a padding around it, in a 150x150 chip. The five points map to
+  the mean shape's eye centres (mean of the six eye-contour points), nose tip (30) and mouth
+  corners (48, 54).
+* ``arcface`` (pipeline v2, SFace): the five reference points of the InsightFace/ArcFace
+  112x112 crop, the template OpenCV's ``FaceRecognizerSF.alignCrop`` uses (no padding).
 """
 
 from __future__ import annotations
@@ -47,8 +51,20 @@ UNIT_TEMPLATE = np.array([
 ])
 
 
-def chip_template(size: int = 150, padding: float = 0.25) -> np.ndarray:
+# ArcFace's 112x112 reference points (pixel centres at integers), same order as above.
+ARCFACE_TEMPLATE = np.array([
+    [38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655],
+    [70.7299, 92.2041]])
+TEMPLATES = ("dlib", "arcface")
+
+
+def chip_template(size: int = 150, padding: float = 0.25, kind: str = "dlib") -> np.ndarray:
     """The five template points in chip pixel coordinates."""
+    if kind == "arcface":
+        scaled: np.ndarray = ARCFACE_TEMPLATE * (size / 112.0)
+        return scaled
+    if kind != "dlib":
+        raise ValueError(f"unknown chip template {kind!r} (one of {TEMPLATES})")
     return (UNIT_TEMPLATE + padding) / (1 + 2 * padding) * size
 
 
@@ -75,10 +91,10 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return m
 
 
-def chip_transform(landmarks: np.ndarray, size: int = 150, padding: float = 0.25
-                   ) -> np.ndarray:
+def chip_transform(landmarks: np.ndarray, size: int = 150, padding: float = 0.25,
+                   kind: str = "dlib") -> np.ndarray:
     """Frame -> chip similarity for a face's five landmarks."""
-    return similarity(landmarks, chip_template(size, padding))
+    return similarity(landmarks, chip_template(size, padding, kind))
 
 
 def warp(img: Image, frame_to_chip: np.ndarray, size: int = 150, supersample: bool = True

@@ -1,5 +1,10 @@
 """Frame -> one L2-normalised face embedding: detect, gate, align, gate, embed.
 
+Which detector and embedder run is the pipeline's choice (models/manifest.json,
+``pipelines``): v1 = MTCNN + dlib's ResNet, v2 = YuNet (+ O-Net landmarks) + SFace.
+:func:`assemble` builds :class:`FaceModels` from the manifest and one Inference session per
+model role; the CPython host and the browser both call it, so both run the same pipeline.
+
 The composition is async because the Inference port is (onnxruntime-web); every stage in
 between is plain numpy. The same code runs in CPython (pyapp.host) and in Pyodide.
 """
@@ -7,15 +12,18 @@ between is plain numpy. The same code runs in CPython (pyapp.host) and in Pyodid
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
-from pyapp.errors import QualityError, Reason
+from pyapp.errors import ModelError, QualityError, Reason
 from pyapp.face.align import chip_transform, cut_chip
-from pyapp.face.detect import Detector, Face, detect, pyramid
+from pyapp.face.detect import Detector, Face, pyramid
 from pyapp.face.embed import Embedder, Embedding
 from pyapp.face.frame import validate_frame
+from pyapp.face.manifest import ChipSpec, Manifest
+from pyapp.face.mtcnn import MtcnnConfig, MtcnnDetector
 from pyapp.face.quality import (
+    PIPELINE_QUALITY,
     ChipStats,
     Pose,
     QualityConfig,
@@ -25,21 +33,56 @@ from pyapp.face.quality import (
     chip_stats,
     select_face,
 )
+from pyapp.face.yunet import YuNetConfig, YuNetDetector
+from pyapp.ports import Inference
+
+DEFAULT_PIPELINE = "v2"  # what new templates are made with
 
 
 @dataclass(frozen=True)
 class FaceModels:
+    """One pipeline's models, ready to run: ``embed_frame(frame, models)``."""
+
+    name: str  # the pipeline ("v1", "v2"): templates record it
     detector: Detector
     embedder: Embedder
+    chip: ChipSpec
+    flip: bool
+    quality: QualityConfig = field(default_factory=QualityConfig)  # the pipeline's gates
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
     gates: bool = True  # False (evaluation only): no quality gates, central face chosen
-    flip: bool = True  # test-time flip averaging
-    quality: QualityConfig = field(default_factory=QualityConfig)
-    chip_padding: float = 0.19  # chosen on LFW folds 1-2 (min EER of 0.16/0.19/0.22/0.25)
+    flip: bool | None = None  # test-time flip averaging; None: the pipeline's own choice
+    quality: QualityConfig | None = None  # None: the pipeline's own thresholds
+    chip_padding: float | None = None  # None: the embedder's manifest entry
     chip_source: str = "supersample"  # pyapp.face.align.cut_chip: "supersample" or "pyramid"
+
+
+def assemble(manifest: Manifest, pipeline: str, sessions: Mapping[str, Inference],
+             mtcnn: MtcnnConfig | None = None, yunet: YuNetConfig | None = None
+             ) -> FaceModels:
+    """FaceModels for ``pipeline`` from one session per model role it names."""
+    spec = manifest.pipeline(pipeline)
+    try:
+        stage = {name: sessions[role] for name, role in spec.models.items()}
+    except KeyError as exc:
+        raise ModelError(f"pipeline {pipeline} needs model {exc.args[0]!r}: not loaded") from exc
+    detector: Detector
+    if spec.detector == "mtcnn":
+        detector = MtcnnDetector(stage["pnet"], stage["rnet"], stage["onet"],
+                                 mtcnn or MtcnnConfig())
+    else:
+        config = yunet or YuNetConfig()
+        if "onet" not in stage and config.landmarks == "refine":
+            config = replace(config, landmarks="yunet")
+        detector = YuNetDetector(stage["yunet"], stage.get("onet"), config)
+    embedder_spec = manifest.models[spec.models["embedder"]]
+    assert embedder_spec.input.chip is not None  # checked by parse_manifest
+    return FaceModels(spec.name, detector, Embedder(stage["embedder"], embedder_spec),
+                      embedder_spec.input.chip, spec.flip,
+                      PIPELINE_QUALITY.get(spec.name, QualityConfig()))
 
 
 @dataclass(frozen=True)
@@ -61,6 +104,7 @@ async def embed_frame(frame: object, models: FaceModels,
     fails a gate.
     """
     timings: dict[str, float] = {}
+    quality = config.quality or models.quality
     t0 = clock()
     checked = validate_frame(frame)
     height, width = checked.shape[0], checked.shape[1]
@@ -68,36 +112,38 @@ async def embed_frame(frame: object, models: FaceModels,
     t1 = clock()
     timings["prepare"] = (t1 - t0) * 1e3
     levels = pyramid(img)
-    faces = await detect(img, models.detector, levels)
+    faces = await models.detector.detect(img, levels)
     t2 = clock()
     timings["detect"] = (t2 - t1) * 1e3
     if not faces:
-        check_exposure(img, config.quality)
+        check_exposure(img, quality)
         raise QualityError(Reason.NO_FACE)
     rejected: Reason | None = None
     face_pose: Pose | None = None
     try:
-        face = select_face(faces, height, width, config.quality, strict=True)
-        face_pose = check_face(face, height, width, config.quality)
+        face = select_face(faces, height, width, quality, strict=True)
+        face_pose = check_face(face, height, width, quality)
     except QualityError as exc:
         if config.gates:
             raise
         rejected = exc.reason
     if not config.gates:  # evaluation: always the central face
-        face = select_face(faces, height, width, config.quality, strict=False)
-    size = models.embedder.chip_size
-    m = chip_transform(face.landmarks, size, config.chip_padding)
-    chip = cut_chip(levels, m, size, config.chip_source)
+        face = select_face(faces, height, width, quality, strict=False)
+    chip_spec = models.chip
+    padding = chip_spec.padding if config.chip_padding is None else config.chip_padding
+    m = chip_transform(face.landmarks, chip_spec.size, padding, chip_spec.template)
+    chip = cut_chip(levels, m, chip_spec.size, config.chip_source)
     t3 = clock()
     timings["align"] = (t3 - t2) * 1e3
     stats = chip_stats(chip)
     try:
-        check_chip(stats, config.quality)
+        check_chip(stats, quality)
     except QualityError as exc:
         if config.gates:
             raise
         rejected = rejected or exc.reason
-    embedding = await models.embedder.embed(chip, flip=config.flip)
+    flip = models.flip if config.flip is None else config.flip
+    embedding = await models.embedder.embed(chip, flip=flip)
     t4 = clock()
     timings["embed"] = (t4 - t3) * 1e3
     timings["total"] = (t4 - t0) * 1e3

@@ -35,6 +35,20 @@ class QualityConfig:
     frame_bright: float = 230.0  # no face and a mean frame luma above this: too bright
 
 
+# Per pipeline: the detectors' scores and the chips' sharpness live on different scales.
+# v2 (YuNet scores sit in 0.85-0.95; the ArcFace chip is tighter than dlib's): thresholds set at
+# the same LFW percentiles as v1's (docs/models.md, "Quality gates").
+PIPELINE_QUALITY = {
+    "v1": QualityConfig(),
+    "v2": QualityConfig(other_face_score=0.85, min_sharpness=21.0),
+}
+# The face's extent from its landmarks (s = max(eye distance, eye-to-mouth distance)): the
+# median MTCNN box on LFW frames is 2.0 s wide, 2.7 s high, centred 0.21 s above the mean of
+# the five points. A detector that boxes only the visible part of a face cut by the frame
+# edge (YuNet) still shows the cut through this extent.
+EXTENT_WIDTH, EXTENT_HEIGHT, EXTENT_RAISE = 2.0, 2.7, 0.21
+
+
 @dataclass(frozen=True)
 class Pose:
     yaw: float  # signed, in eye distances
@@ -87,13 +101,28 @@ def pose(face: Face) -> Pose:
     return Pose(yaw, pitch, roll)
 
 
+def landmark_extent(face: Face) -> tuple[float, float, float, float]:
+    """The face box implied by the five landmarks (see EXTENT_*)."""
+    le, re_, _, ml, mr = face.landmarks.astype(np.float64)
+    s = max(float(np.hypot(*(re_ - le))), float(np.hypot(*((ml + mr) / 2 - (le + re_) / 2))))
+    cx, cy = face.landmarks.astype(np.float64).mean(axis=0)
+    cy -= EXTENT_RAISE * s
+    return (cx - EXTENT_WIDTH * s / 2, cy - EXTENT_HEIGHT * s / 2,
+            cx + EXTENT_WIDTH * s / 2, cy + EXTENT_HEIGHT * s / 2)
+
+
+def outside_fraction(box: tuple[float, float, float, float], height: int, width: int) -> float:
+    x1, y1, x2, y2 = box
+    inside_w = max(0.0, min(x2, width - 1) - max(x1, 0))
+    inside_h = max(0.0, min(y2, height - 1) - max(y1, 0))
+    return 1.0 - inside_w * inside_h / max((x2 - x1) * (y2 - y1), 1e-6)
+
+
 def check_face(face: Face, height: int, width: int, config: QualityConfig) -> Pose:
     if face.width < config.min_face_width:
         raise QualityError(Reason.TOO_SMALL, f"face {face.width:.0f} px wide")
-    x1, y1, x2, y2 = face.box
-    inside_w = max(0.0, min(x2, width - 1) - max(x1, 0))
-    inside_h = max(0.0, min(y2, height - 1) - max(y1, 0))
-    outside = 1.0 - inside_w * inside_h / max(face.width * face.height, 1e-6)
+    outside = max(outside_fraction(face.box, height, width),
+                  outside_fraction(landmark_extent(face), height, width))
     if outside > config.max_outside:
         raise QualityError(Reason.CUT_OFF, f"{outside:.0%} outside the frame")
     p = pose(face)

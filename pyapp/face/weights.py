@@ -107,16 +107,19 @@ def _encode_one(w: np.ndarray, axis: int, bits: int, method: str) -> dict[str, n
 
 
 def encode(tensors: Mapping[str, np.ndarray], axes: Mapping[str, int], *, bits: int,
-           method: str) -> Stored:
+           method: str, plan: Mapping[str, tuple[int, str]] | None = None) -> Stored:
     """Encode float32 (or int8) tensors (name -> array, name -> channel axis). Build side only.
 
     int8 tensors are kept as they are (``i8``); float32 ones are encoded per ``bits`` and
-    ``method``.
+    ``method``, or per ``plan[name] = (bits, method)`` for the tensors ``plan`` names (mixed
+    precision: a network's sensitive layers finer than its robust ones).
     """
     arrays: dict[str, npt.NDArray[np.generic]] = {}
     layout: list[dict[str, object]] = []
     offset = 0
+    default_bits, default_method = bits, method
     for i, (name, w) in enumerate(tensors.items()):
+        bits, method = (plan or {}).get(name, (default_bits, default_method))
         nbytes = int(w.size) * w.dtype.itemsize
         entry: dict[str, object] = {"name": name, "shape": list(w.shape), "offset": offset,
                                     "nbytes": nbytes, "key": f"t{i}"}

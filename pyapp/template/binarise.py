@@ -95,11 +95,17 @@ class Scheme:
         return int(self.projection.shape[1])
 
     @property
+    def pipeline(self) -> str:
+        """The face pipeline whose embeddings these parameters were fitted on (models/
+        manifest.json); binarise-v1.json predates the field and is pipeline v1's."""
+        return str(self.params.get("pipeline", "v1"))
+
+    @property
     def levels(self) -> int:
         return int(self.thresholds.shape[1]) + 1
 
     def __repr__(self) -> str:
-        return (f"Scheme(v{self.params['version']}, {self.projection.shape[0]} rotated "
+        return (f"Scheme({self.pipeline}, {self.projection.shape[0]} rotated "
                 f"coordinates x {self.levels} levels -> {self.code!r})")
 
 
@@ -196,7 +202,8 @@ def binarise(embeddings: object, scheme: Scheme, seed: bytes) -> Bits:
 
 # --- fitting (CPython, run by bench/protection.py on the training people) ---------------------
 def fit(train: F64, *, coordinates: int, levels_: int, width: float, code_m: int,
-        code_t: int, rotation_seed: bytes, note: str = "") -> dict[str, Any]:
+        code_t: int, rotation_seed: bytes, note: str = "", pipeline: str = "v2"
+        ) -> dict[str, Any]:
     """Learn the coordinate medians and the common level width on ``train`` (rows).
 
     The step is ``width * 4 / L`` times the mean per-coordinate standard deviation, so the
@@ -212,5 +219,6 @@ def fit(train: F64, *, coordinates: int, levels_: int, width: float, code_m: int
         "centre": [round(float(v), 7) for v in centre],
         "step": round(step, 9), "levels": levels_,
         "code": {"m": code_m, "t": code_t},
+        "pipeline": pipeline,
         "note": note,
     }

@@ -20,8 +20,6 @@ from pyapp.enrol import enrol
 from pyapp.errors import Refused
 from pyapp.face.capture import CaptureConfig, capture
 from pyapp.face.frame import photo_frame
-from pyapp.template.binarise import load_scheme
-from server.settings import ROOT
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
 
@@ -59,7 +57,7 @@ class HttpApi:
 
 def cpython_enrolment(url: str, user: str, frames: list[np.ndarray]) -> bytes:
     models = host.load_models()
-    scheme = load_scheme(ROOT / "models" / "binarise-v1.json")
+    scheme = host.load_scheme()
     api = HttpApi(url)
 
     async def run() -> bytes:

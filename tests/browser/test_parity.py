@@ -1,5 +1,6 @@
 """The browser pipeline (Pyodide + onnxruntime-web) and the CPython one (onnxruntime) agree:
-cosine >= 0.9999 on the same frames of real photos, and the same quality verdicts.
+cosine >= 0.9999 on the same frames of real photos, and the same quality verdicts, for both
+face pipelines (v2, and v1 which old templates still need).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ def frames_of_real_photos(lfw: Path) -> dict[str, np.ndarray]:
     return frames
 
 
-def cpython_results(frames: dict[str, np.ndarray]) -> dict[str, Any]:
-    models = host.load_models()
+def cpython_results(frames: dict[str, np.ndarray], pipeline: str) -> dict[str, Any]:
+    models = host.load_models(pipeline=pipeline)
 
     async def one(frame: np.ndarray) -> Any:
         try:
@@ -58,12 +59,12 @@ def cpython_results(frames: dict[str, np.ndarray]) -> dict[str, Any]:
         return pool.submit(asyncio.run, all_frames()).result()
 
 
-def browser_results(browser: Any, url: str, names: list[str], audit: NetworkAudit
-                    ) -> dict[str, Any]:
+def browser_results(browser: Any, url: str, names: list[str], audit: NetworkAudit,
+                    pipeline: str) -> dict[str, Any]:
     context = browser.new_context()
     audit.attach(context)
     page = context.new_page()
-    page.goto(f"{url}/_test/pipeline.html")
+    page.goto(f"{url}/_test/pipeline.html?pipeline={pipeline}")
     page.wait_for_selector("#state[data-ready]", state="attached", timeout=180_000)
     spec = json.dumps({"frames": [f"/_test/frames/{n}" for n in names], "width": 640,
                        "height": 480})
@@ -81,13 +82,15 @@ def browser_results(browser: Any, url: str, names: list[str], audit: NetworkAudi
 @pytest.mark.browser
 @pytest.mark.data
 @pytest.mark.slow
+@pytest.mark.parametrize("pipeline", ["v2", "v1"])
 def test_browser_and_cpython_pipelines_agree(live_server: LiveServer, browser: Any,
-                                             lfw_dir: Path, audit: NetworkAudit) -> None:
+                                             lfw_dir: Path, audit: NetworkAudit,
+                                             pipeline: str) -> None:
     frames = frames_of_real_photos(lfw_dir)
     for name, frame in frames.items():
         FRAMES[name] = np.ascontiguousarray(frame).tobytes()
-    expected = cpython_results(frames)
-    got = browser_results(browser, live_server.url, list(frames), audit)
+    expected = cpython_results(frames, pipeline)
+    got = browser_results(browser, live_server.url, list(frames), audit, pipeline)
     embedded = 0
     cosines = []
     for name in frames:
@@ -99,7 +102,7 @@ def test_browser_and_cpython_pipelines_agree(live_server: LiveServer, browser: A
             assert cosine >= 0.9999, f"{name}: cosine {cosine:.6f}"
             cosines.append(cosine)
             embedded += 1
-    print(f"parity: {embedded} embeddings, lowest cosine {min(cosines):.7f}; verdicts: "
+    print(f"parity {pipeline}: {embedded} embeddings, lowest cosine {min(cosines):.7f}; verdicts: "
           f"{sorted(v for v in expected.values() if isinstance(v, str))}")
     assert embedded >= 12  # most real photos pass the gates in both
     assert expected["empty"] == "no_face" and expected["two_faces"] == "many_faces"

@@ -27,9 +27,24 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @pytest.fixture(scope="session")
 def models() -> Any:
+    """The default pipeline (v2: YuNet + O-Net landmarks + SFace)."""
     from pyapp import host
 
     return host.load_models()
+
+
+@pytest.fixture(scope="session")
+def models_v2(models: Any) -> Any:
+    """Pipeline v2 by name, for tests that run over both pipelines."""
+    return models
+
+
+@pytest.fixture(scope="session")
+def models_v1() -> Any:
+    """Pipeline v1 (MTCNN + dlib): old templates keep verifying with it."""
+    from pyapp import host
+
+    return host.load_models(pipeline="v1")
 
 
 @pytest.fixture(scope="session")

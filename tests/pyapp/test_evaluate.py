@@ -98,9 +98,43 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
 def test_settings_can_be_changed_from_the_command_line() -> None:
     from pyapp.evaluate import configs
 
-    detector, pipeline = configs(True, ["detector.min_face=72", "pipeline.chip_source=pyramid",
-                                        "detector.mosaic=0"])
-    assert detector.min_face == 72.0 and detector.mosaic is False
+    made = configs(True, ["mtcnn.min_face=72", "pipeline.chip_source=pyramid",
+                          "mtcnn.mosaic=0", "yunet.landmarks=yunet", "yunet.score=0.7",
+                          "pipeline.chip_padding=0.22"])
+    assert made["mtcnn"].min_face == 72.0 and made["mtcnn"].mosaic is False
+    assert made["yunet"].landmarks == "yunet" and made["yunet"].score == 0.7
+    pipeline = made["pipeline"]
     assert pipeline.chip_source == "pyramid" and pipeline.flip and not pipeline.gates
+    assert pipeline.chip_padding == 0.22
     with pytest.raises(SystemExit, match="no such setting"):
-        configs(True, ["detector.nope=1"])
+        configs(True, ["mtcnn.nope=1"])
+    with pytest.raises(SystemExit, match="no such setting"):
+        configs(None, ["detector.min_face=72"])
+
+
+@pytest.mark.slow
+def test_phone_photos_and_unreadable_files(tmp_path: Path, lfw_dir: Path) -> None:
+    """A 12 MP phone photo (sideways, with its EXIF orientation) is scaled to a frame and
+    measured; a broken file is reported as unreadable, not as a detection failure."""
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    for person in ("Aaron_Sorkin", "Abdoulaye_Wade"):
+        (root / person).mkdir(parents=True)
+        for k, img in enumerate(sorted((lfw_dir / "images" / person).glob("*.jpg"))[:2]):
+            face = Image.open(img).convert("RGB").resize((2000, 2000))
+            phone = Image.new("RGB", (4032, 3024), (90, 100, 110))
+            phone.paste(face, (1016, 512))
+            exif = Image.Exif()
+            exif[0x0112] = 6  # stored rotated: "rotate 90 degrees clockwise to view"
+            phone.transpose(Image.Transpose.ROTATE_90).save(
+                root / person / f"{person}_{k + 1:04d}.jpg", quality=85, exif=exif)
+    (root / "Aaron_Sorkin" / "Aaron_Sorkin_0003.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert report["images"] == 5
+    assert report["unreadable_files"] == 1
+    assert report["unreadable"] == ["Aaron_Sorkin/Aaron_Sorkin_0003.jpg"]
+    assert report["detection_failures"] == 0  # the four phone photos were all measured
+    assert report["all_pairs"]["genuine_pairs"] == 3 + 1  # the broken file's pairs count too

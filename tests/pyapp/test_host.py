@@ -19,7 +19,7 @@ from .conftest import run
 
 def test_models_load_and_run(models: Any) -> None:
     x = np.zeros((2, 48, 48, 3), np.float32)
-    out = run(models.detector.onet.run({"input_3": x}))
+    out = run(models.detector.onet.run({"input_3": x}))  # v2 refines landmarks with O-Net
     assert set(out) == {"dense_5", "dense_6", "softmax_2"}
     assert out["dense_6"].shape == (2, 10) and out["dense_6"].dtype == np.float32
     assert "OrtInference" in repr(models.detector.onet)
@@ -71,3 +71,18 @@ def test_read_photo(tmp_path: Path) -> None:
         host.read_photo(bad)
     with pytest.raises(InputError):
         host.read_photo(tmp_path / "absent.jpg")
+
+
+def test_read_photo_scales_a_phone_photo_and_turns_it_upright(tmp_path: Path) -> None:
+    view = np.zeros((3024, 4032, 3), np.uint8)  # as the person saw it: landscape
+    view[:600, :600] = (250, 0, 0)  # a red top-left corner
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated; EXIF says: rotate 90 degrees clockwise to view
+    p = tmp_path / "phone.jpg"
+    Image.fromarray(view).transpose(Image.Transpose.ROTATE_90).save(p, exif=exif)
+    frame = host.read_photo(p)
+    assert frame.shape == (1440, 1920, 4)  # 12 MP scaled to fit 1920, upright
+    assert frame[50, 50, 0] > 200 and frame[50, 50, 2] < 60
+    assert frame[-50, -50, :3].max() < 40
+    with pytest.raises(InputError, match="too large"):  # unscaled, it is no camera frame
+        host.read_photo(p, max_side=None)

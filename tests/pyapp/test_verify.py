@@ -93,3 +93,27 @@ def test_missing_or_foreign_templates_are_refused() -> None:
     with pytest.raises(InputError, match="other binarisation"):
         run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",
                    origin=ORIGIN, api=server, template=foreign))
+
+
+def test_begin_names_the_pipeline_and_finish_needs_its_scheme() -> None:
+    """A template says which pipeline made it; opening it with another pipeline's scheme is
+    refused before anything is signed (renewal after a v1 verification relies on this)."""
+    from dataclasses import replace
+
+    from pyapp.template.binarise import scheme_from_params
+    from pyapp.verify import begin, finish
+
+    server, template, faces = enrolled()
+    scheme = synthetic_scheme()
+    assert scheme.pipeline == "v2" and Template.decode(template).pipeline == "v2"
+    pending = run(begin(site="shop", user="alice", api=server, template=template))
+    assert pending.pipeline == "v2" and "alice" in repr(pending)
+    assert "helper" not in repr(pending).lower().replace("helper(", "")
+    v1_scheme = scheme_from_params({**scheme.params, "pipeline": "v1"})
+    with pytest.raises(InputError, match="other binarisation parameters"):
+        run(finish(pending, faces[1], scheme=v1_scheme, origin=ORIGIN, api=server))
+    old = replace(pending, template=replace(pending.template, pipeline="v1"))
+    with pytest.raises(InputError, match="a v1 template needs the v1 scheme"):
+        run(finish(old, faces[1], scheme=scheme, origin=ORIGIN, api=server))
+    verified = run(finish(pending, faces[1], scheme=scheme, origin=ORIGIN, api=server))
+    assert verified.method == "face"

@@ -1,4 +1,5 @@
-# Test/bench harness, runs inside Pyodide in a worker: loads the face models, then exposes
+# Test/bench harness, runs inside Pyodide in a worker: loads one face pipeline's models
+# (?pipeline=v1|v2, default: the manifest's default), then exposes
 # run(frame_urls, repeats[, protect]) to the page; with protect, each frame's time includes
 # the client's verification crypto (bench/compare_browser.py: detect, align, embed, protect).
 # Frames are raw 640x480 RGBA bytes, so the browser and CPython see exactly the same pixels.
@@ -14,9 +15,9 @@ from pyapp.browser import dom, models, ort
 from pyapp.enrol import OPRF_INPUT_LABEL
 from pyapp.errors import NotMatched, OwnFaceError, QualityError
 from pyapp.face.frame import frame_from_buffer
-from pyapp.face.pipeline import embed_frame
+from pyapp.face.pipeline import DEFAULT_PIPELINE, embed_frame
 from pyapp.template import commitment, oprf
-from pyapp.template.binarise import binarise, scheme_from_params
+from pyapp.template.binarise import binarise
 from pyapp.template.keys import derive_keys
 
 ORIGIN = str(dom.window.location.origin)
@@ -24,10 +25,11 @@ STATE = {}
 
 
 async def load():
-    STATE["models"] = await models.load_models()
+    query = str(dom.window.location.search)
+    name = query.split("pipeline=")[1].split("&")[0] if "pipeline=" in query else None
+    pipelines = models.Pipelines(await models.read_manifest(), name or DEFAULT_PIPELINE)
+    STATE["models"], STATE["scheme"] = await pipelines.get()
     STATE["runtime"] = ort.describe()
-    params = await models.fetch_bytes(dom.manifest()["models"]["binarise-v1.json"])
-    STATE["scheme"] = scheme_from_params(json.loads(params))
     STATE["oprf_key"] = oprf.derive_key_pair(bytes(32), b"bench")[0]
     dom.document.getElementById("state").dataset.ready = "1"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from pyapp.face.align import (
     UNIT_TEMPLATE,
@@ -108,3 +109,12 @@ def test_cut_chip_pyramid_source_is_close_to_supersampling() -> None:
     assert not np.array_equal(fine, coarse)  # different levels were read
     assert np.abs(fine - coarse)[5:-5, 5:-5].mean() < 2.0  # grey levels, of 0..255
     assert np.array_equal(cut_chip(levels, m, 150), fine)  # supersampling is the default
+
+
+def test_arcface_template_is_the_112_crop() -> None:
+    t = chip_template(112, kind="arcface")
+    assert t[0].tolist() == pytest.approx([38.2946, 51.6963])
+    assert t[0, 0] < t[2, 0] < t[1, 0] and t[2, 1] < t[3, 1]  # eyes, nose, mouth in order
+    assert np.allclose(chip_template(224, kind="arcface"), 2 * t)
+    with pytest.raises(ValueError, match="unknown chip template"):
+        chip_template(112, kind="sphereface")

@@ -39,7 +39,9 @@ def test_burst_drops_bad_frames_and_combines(models: Any, lfw_frame: Any) -> Non
     want = 2 * singles[0] + singles[1]
     want /= np.linalg.norm(want)
     assert np.allclose(cap.embedding, want, atol=1e-5)
-    assert 0.9 < cap.spread < 1.0
+    # the photo seen once is the furthest from the mean: its cosine to it is the spread
+    assert cap.spread == pytest.approx(float(singles[1] @ want), abs=1e-5)
+    assert float(singles[0] @ singles[1]) < cap.spread < 1.0
     assert "embedding" not in repr(cap)
 
 

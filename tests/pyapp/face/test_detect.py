@@ -1,28 +1,10 @@
-"""pyapp.face.detect: MTCNN decoding and NMS (known answers) and detection on real photos."""
+"""pyapp.face.detect: what every detector shares (NMS, squaring, the pyramid, Face)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import onnxruntime  # noqa: F401  (CPython only: runs the real models)
-import pytest
 
-from pyapp.face.detect import (
-    Detector,
-    DetectorConfig,
-    crops,
-    detect,
-    mosaic_layout,
-    nms,
-    pnet_boxes,
-    pyramid,
-    pyramid_scales,
-    regress,
-    square,
-)
-from pyapp.face.frame import photo_frame, rgb
-from tests.pyapp.conftest import run
+from pyapp.face.detect import Face, nms, pyramid, square
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes() -> None:
@@ -40,123 +22,20 @@ def test_nms_min_suppresses_a_box_inside_another() -> None:
     assert nms(boxes, scores, 0.7, "min").tolist() == [0]
 
 
-def test_square_and_regress() -> None:
+def test_square() -> None:
     sq = square(np.array([[10.0, 20.0, 30.0, 60.0]]))
     assert sq.tolist() == [[0.0, 20.0, 40.0, 60.0]]
-    moved = regress(np.array([[0.0, 0.0, 9.0, 9.0]]), np.array([[0.1, 0.0, 0.1, -0.1]]))
-    assert moved.tolist() == [[1.0, 0.0, 10.0, 8.0]]
 
 
-def test_pnet_boxes_map_cells_back_to_the_frame() -> None:
-    prob = np.zeros((5, 7))
-    prob[2, 3] = 0.95
-    boxes, scores, _ = pnet_boxes(prob, np.zeros((5, 7, 4)), 0.5, 0.6)
-    assert scores.tolist() == [0.95]
-    assert boxes.tolist() == [[14.0, 10.0, 36.0, 32.0]]  # fix((2*3+1)/0.5) ... fix((2*2+12)/.5)
-
-
-def test_pyramid_starts_at_the_minimum_face() -> None:
-    scales = pyramid_scales(480, 640, DetectorConfig(min_face=48))
-    assert scales[0] == pytest.approx(0.25)
-    assert 480 * scales[-1] >= 12 and 480 * scales[-1] * 0.709 < 12
-
-
-def test_crops_layout_and_zero_padding() -> None:
-    img = np.full((100, 100, 3), 127.5, np.float32)
-    out = crops([img], np.array([[-49.0, 1.0, 50.0, 100.0]]), 24)
-    assert out.shape == (1, 24, 24, 3)  # [N, W, H, C]
-    assert np.allclose(out[0, :10], -127.5 * 0.0078125)  # left half is outside: zeros
-    assert np.allclose(out[0, 14:, :-1], 0.0, atol=1e-5)  # the last row blends with the border
-
-
-def test_one_face_with_landmarks_in_place(models: Any, lfw_frame: Any) -> None:
-    faces = run(detect(rgb(lfw_frame("Aaron_Sorkin", 1)), models.detector))
-    assert len(faces) == 1
-    face = faces[0]
-    x1, y1, x2, y2 = face.box
-    assert face.score > 0.95 and 150 < face.width < 260
-    lm = face.landmarks
-    assert np.all((lm[:, 0] > x1) & (lm[:, 0] < x2) & (lm[:, 1] > y1) & (lm[:, 1] < y2))
-    left_eye, right_eye, nose, mouth_l, mouth_r = lm
-    assert left_eye[0] < nose[0] < right_eye[0] and mouth_l[0] < mouth_r[0]
-    assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_l[1], mouth_r[1])
-    assert "landmarks" not in repr(face)
-
-
-def test_no_face_in_a_blank_or_noise_frame(models: Any) -> None:
-    blank = np.full((480, 640, 4), 90, np.uint8)
-    assert run(detect(rgb(blank), models.detector)) == []
-    noise = np.random.default_rng(0).integers(0, 256, (480, 640, 4), dtype=np.uint8)
-    assert run(detect(rgb(noise), models.detector)) == []
-
-
-def test_five_faces_are_five(models: Any, lfw_photo: Any) -> None:
-    people = [("Aaron_Sorkin", 1), ("Abbas_Kiarostami", 1), ("Abdoulaye_Wade", 1),
-              ("Aaron_Patterson", 1), ("Abdel_Madi_Shabneh", 1)]
-    frame = np.zeros((480, 640, 4), np.uint8)
-    frame[..., 3] = 255
-    spots = [(10, 10), (10, 240), (10, 470), (250, 120), (250, 360)]
-    for (name, n), (top, left) in zip(people, spots, strict=True):
-        photo = photo_frame(lfw_photo(name, n), (160, 160))
-        frame[top:top + 160, left:left + 160] = photo
-    faces = run(detect(rgb(frame), models.detector))
-    assert len(faces) == 5
-
-
-def test_crops_read_a_coarser_level_for_big_boxes() -> None:
-    rng = np.random.default_rng(2)
-    img = rng.uniform(0, 255, (400, 400, 3)).astype(np.float32)
+def test_pyramid_halves_by_2x2_means() -> None:
+    img = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
     levels = pyramid(img)
-    box = np.array([[101.0, 101.0, 300.0, 300.0]])  # 200 px -> 48: read from the quarter
-    got = crops(levels, box, 48)
-    assert got.shape == (1, 48, 48, 3)
-    # the same crop from a 2x2-mean image, computed by hand at the quarter level
-    q = levels[2]
-    assert np.allclose(got[0, 0, 0], (q[25, 25] - 127.5) * 0.0078125, atol=0.05)
-    mirrored = crops(levels, box, 48, mirror=True)
-    assert np.allclose(mirrored[0, ::-1], got[0], atol=1e-5)  # [N, W, H, C]: W reversed
+    assert [lv.shape for lv in levels] == [(8, 8, 3), (4, 4, 3), (2, 2, 3)]
+    assert levels[0] is img  # the frame itself, never copied
+    assert np.allclose(levels[1][0, 0], img[:2, :2].reshape(4, 3).mean(axis=0))
 
 
-def test_landmark_estimators_agree(models: Any, lfw_frame: Any) -> None:
-    img = rgb(lfw_frame("Aaron_Sorkin", 1))
-
-    def marks(how: str) -> np.ndarray:
-        det = Detector(models.detector.pnet, models.detector.rnet, models.detector.onet,
-                       DetectorConfig(landmarks=how))
-        faces = run(detect(img, det))
-        assert len(faces) == 1
-        return faces[0].landmarks
-
-    plain, mirror, refine = marks("onet"), marks("mirror"), marks("refine")
-    assert np.array_equal(refine, run(detect(img, models.detector))[0].landmarks)  # default
-    for other in (mirror, refine):  # pixels, on a face ~180 wide
-        assert np.abs(plain - other).max() < 4.0
-        assert not np.array_equal(plain, other)
-
-
-def test_mosaic_layout_places_levels_apart_on_even_offsets() -> None:
-    sizes = [(80, 107), (57, 76), (40, 54), (29, 38), (21, 27), (15, 19)]
-    (height, width), places = mosaic_layout(sizes)
-    assert places[0] == (0, 0) and height == 80
-    rects = [(t, left, t + h, left + w) for (t, left), (h, w) in zip(places, sizes, strict=True)]
-    for i, (t, left, b, r) in enumerate(rects):
-        assert t % 2 == 0 and left % 2 == 0 and b <= height and r <= width
-        for t2, l2, b2, r2 in rects[i + 1:]:
-            assert b <= t2 or b2 <= t or r <= l2 or r2 <= left  # no overlap
-    assert height * width < 1.3 * sum(h * w for h, w in sizes)  # little waste
-
-
-@pytest.mark.parametrize("min_face", [48.0, 72.0])
-def test_one_pnet_run_finds_what_one_run_per_level_finds(models: Any, lfw_frame: Any,
-                                                          min_face: float) -> None:
-    img = rgb(lfw_frame("Aaron_Sorkin", 1))
-
-    def faces(mosaic: bool) -> list[Any]:
-        det = Detector(models.detector.pnet, models.detector.rnet, models.detector.onet,
-                       DetectorConfig(min_face=min_face, mosaic=mosaic))
-        return run(detect(img, det))
-
-    each, mosaic = faces(False), faces(True)
-    assert len(each) == len(mosaic) == 1
-    assert np.allclose(each[0].box, mosaic[0].box, atol=1e-4)
-    assert np.allclose(each[0].landmarks, mosaic[0].landmarks, atol=1e-3)
+def test_face_repr_shows_no_landmarks() -> None:
+    face = Face((1.0, 2.0, 30.0, 40.0), 0.9, np.full((5, 2), 17.25))
+    assert face.width == 29.0 and face.height == 38.0
+    assert "17.25" not in repr(face) and "landmarks" not in repr(face)

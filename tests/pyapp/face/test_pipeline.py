@@ -1,4 +1,5 @@
-"""pyapp.face.pipeline on real LFW photos in 640x480 frames, and on bad input."""
+"""pyapp.face.pipeline on real LFW photos in 640x480 frames, and on bad input, for both
+pipelines (v1: MTCNN + dlib, v2: YuNet + O-Net landmarks + SFace)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,16 @@ from pyapp.face.frame import photo_frame
 from pyapp.face.pipeline import PipelineConfig, embed_frame
 from tests.pyapp.conftest import run
 
+# cosine at FAR 1e-3 on LFW dev, all pairs (docs/models.md), rounded down
+THRESHOLD = {"v1": 0.92, "v2": 0.38}
+
+
+@pytest.fixture(scope="module", params=["v1", "v2"])
+def models(request: Any, models_v1: Any) -> Any:
+    if request.param == "v1":
+        return models_v1
+    return request.getfixturevalue("models_v2")
+
 
 def test_same_person_closer_than_different_people(models: Any, lfw_frame: Any) -> None:
     a1 = run(embed_frame(lfw_frame("Aaron_Sorkin", 1), models)).embedding
@@ -21,7 +32,7 @@ def test_same_person_closer_than_different_people(models: Any, lfw_frame: Any) -
     for e in (a1, a2, b):
         assert e.shape == (128,) and e.dtype == np.float32
         assert np.linalg.norm(e) == pytest.approx(1.0, abs=1e-5)
-    assert float(a1 @ a2) > 0.93 > float(a1 @ b)
+    assert float(a1 @ a2) > THRESHOLD[models.name] > float(a1 @ b)
 
 
 def test_result_reports_face_pose_stats_and_timings(models: Any, lfw_frame: Any) -> None:
@@ -41,9 +52,11 @@ def test_deterministic(models: Any, lfw_frame: Any) -> None:
 
 def test_flip_off_gives_a_nearby_embedding(models: Any, lfw_frame: Any) -> None:
     f = lfw_frame("Aaron_Sorkin", 1)
-    e1 = run(embed_frame(f, models)).embedding
+    e1 = run(embed_frame(f, models, PipelineConfig(flip=True))).embedding
     e2 = run(embed_frame(f, models, PipelineConfig(flip=False))).embedding
-    assert 0.97 < float(e1 @ e2) < 1.0
+    assert 0.95 < float(e1 @ e2) < 1.0
+    default = run(embed_frame(f, models)).embedding
+    assert np.array_equal(default, e1 if models.flip else e2)  # the pipeline's own choice
 
 
 def test_raw_150px_photo_also_works(models: Any, lfw_photo: Any, lfw_frame: Any) -> None:

@@ -15,18 +15,36 @@ SCHEME = bytes(range(8))
 SEED = bytes(range(16, 32))
 
 
-def make(m: int = 5, t: int = 3, length: int | None = None) -> Template:
+def make(m: int = 5, t: int = 3, length: int | None = None, pipeline: str = "v2"
+         ) -> Template:
     code = bch(m, t, length)
     bits = (np.arange(code.length) % 3 == 0).astype(np.uint8)
     helper, _ = commit(bits, b"\xa5\x3c" if code.k == 16 else None, code=code)
-    return Template(SCHEME, SEED, helper)
+    return Template(SCHEME, SEED, helper, pipeline)
 
 
 def test_layout_known_answer() -> None:
     blob = make().encode()
-    assert blob.hex() == ("4f465450" "01" "0001020304050607" "05" "0003" "001f"
-                          "101112131415161718191a1b1c1d1e1f" "e8e06eea")
-    assert len(blob) == HEADER_BYTES + 4
+    assert blob.hex() == ("4f465450" "02" "7632000000000000" "0001020304050607" "05" "0003"
+                          "001f" "101112131415161718191a1b1c1d1e1f" "e8e06eea")
+    assert len(blob) == HEADER_BYTES + 4 == 46
+
+
+def test_version_1_blobs_still_decode_as_pipeline_v1() -> None:
+    """A template made before models v2 (format 1: no pipeline field) keeps verifying."""
+    v1 = bytes.fromhex("4f465450" "01" "0001020304050607" "05" "0003" "001f"
+                       "101112131415161718191a1b1c1d1e1f" "e8e06eea")
+    old = Template.decode(v1, SCHEME)
+    assert old.pipeline == "v1" and old.seed == SEED and old.helper == make().helper
+    assert old.encode()[4] == 2 and Template.decode(old.encode()).pipeline == "v1"
+
+
+def test_the_pipeline_travels_with_the_template() -> None:
+    blob = make(pipeline="v1").encode()
+    assert Template.decode(blob).pipeline == "v1"
+    for bad in ("", "V2", "toolongname", "v2 ", "2v", "v\u00e9"):
+        with pytest.raises(InputError, match="pipeline"):
+            Template(SCHEME, SEED, make().helper, bad).encode()
 
 
 @pytest.mark.parametrize(("m", "t", "length"), [(5, 3, None), (10, 100, 1000), (11, 383, None)])
@@ -45,13 +63,16 @@ def test_every_malformation_is_rejected_with_a_reason() -> None:
     cases = {
         "truncated": blob[:20],
         "bad magic": b"XXXX" + blob[4:],
-        "version 2 is not supported": blob[:4] + b"\x02" + blob[5:],
-        "other binarisation": blob[:5] + bytes(8) + blob[13:],
-        "invalid code parameters m=2": blob[:13] + b"\x02" + blob[14:],
-        "invalid code parameters m=5, t=0": blob[:14] + b"\x00\x00" + blob[16:],
-        "must be 38 bytes": blob + b"\x00",
-        "invalid code length 32": blob[:16] + b"\x00\x20" + blob[18:],
-        "cannot be shortened": blob[:16] + b"\x00\x07" + blob[18:35],
+        "version 3 is not supported": blob[:4] + b"\x03" + blob[5:],
+        "pipeline field is malformed": blob[:5] + b"v2\x00x\x00\x00\x00\x00" + blob[13:],
+        "invalid face pipeline": blob[:5] + b"V2\x00\x00\x00\x00\x00\x00" + blob[13:],
+        "not ASCII": blob[:5] + b"v\xe9\x00\x00\x00\x00\x00\x00" + blob[13:],
+        "other binarisation": blob[:13] + bytes(8) + blob[21:],
+        "invalid code parameters m=2": blob[:21] + b"\x02" + blob[22:],
+        "invalid code parameters m=5, t=0": blob[:22] + b"\x00\x00" + blob[24:],
+        "must be 46 bytes": blob + b"\x00",
+        "invalid code length 32": blob[:24] + b"\x00\x20" + blob[26:],
+        "cannot be shortened": blob[:24] + b"\x00\x07" + blob[26:43],
         "padding bits must be zero": blob[:-1] + bytes([blob[-1] | 1]),
     }
     for reason, bad in cases.items():
