@@ -1,0 +1,188 @@
+"""Passive presentation-attack detection (PAD): MiniFASNetV2 + MiniFASNetV1SE on each frame.
+
+Per usable frame of a burst, the pipeline calls ``score = await score(rgb, face, pad_models)``
+and, once the burst is over, ``decide(scores, config)``:
+
+* each model sees its own crop of the frame, cut exactly as upstream
+  (minivision-ai/Silent-Face-Anti-Spoofing, ``CropImage``) cuts it: the detector's box
+  scaled about its centre by the model's crop scale (2.7 for V2, 4.0 for V1SE; lowered when
+  the scaled box cannot fit in the frame), shifted back inside the frame where it sticks
+  out, cut at integer pixels, resized bilinearly to 80 x 80 (pixel centres aligned, like
+  ``cv2.resize``), rounded to uint8, BGR, 0..255;
+* each model's logits -> softmax; class 1 is bona fide;
+* the frame's score fuses the models' bona fide probabilities (``PadConfig.fusion``);
+* the burst passes when the rule of ``PadConfig.rule`` over the frames' scores holds.
+
+The threshold was chosen for a bona fide presentation classification error rate (BPCER)
+of at most 1% on lfw-dev frames (docs/security.md, "Presentation attacks"). Scores are
+biometric-derived values: they never appear in a repr or a message.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pyapp.errors import InputError, LivenessRefused, ModelError
+from pyapp.face.detect import Face
+from pyapp.face.frame import Image, sample
+from pyapp.ports import Inference
+
+BONA_FIDE = 1  # index of the bona fide class in the models' outputs
+
+
+@dataclass(frozen=True)
+class PadModel:
+    """One MiniFASNet: its session and how its input is cut (from its manifest entry)."""
+
+    session: Inference = field(repr=False)
+    name: str
+    crop_scale: float
+    size: int = 80
+    input_name: str = "input"
+    output_name: str = "logits"
+
+    @classmethod
+    def from_manifest(cls, session: Inference, name: str, entry: Mapping[str, Any]
+                      ) -> PadModel:
+        """Read the crop and I/O facts from a ``models/manifest.json`` entry."""
+        try:
+            inp = entry["input"]
+            crop = inp["crop"]
+            if inp["colour"] != "BGR" or inp["layout"] != "NCHW" or float(inp["scale"]) != 1.0:
+                raise ModelError(f"manifest: {name} is not a BGR 0..255 NCHW model")
+            return cls(session, name, float(crop["scale"]), int(crop["size"]),
+                       str(inp["name"]), str(entry["outputs"][0]["name"]))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ModelError(f"manifest: {name} lacks its PAD input spec ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class PadConfig:
+    # "mean": mean of the models' bona fide probabilities (upstream sums the softmaxes);
+    # "min": the lower of them (both models must agree); "upstream": 1 if upstream's argmax
+    # of the summed softmaxes is the bona fide class, else 0
+    fusion: str = "mean"
+    threshold: float = 0.5  # a frame is bona fide when its fused score >= threshold
+    # burst rule: "median" (median frame score >= threshold) or "all" (every frame)
+    rule: str = "median"
+    min_frames: int = 1  # fewer scored frames than this never pass
+
+
+@dataclass(frozen=True)
+class PadModels:
+    models: tuple[PadModel, ...]
+    config: PadConfig = PadConfig()
+
+
+@dataclass(frozen=True)
+class PadScore:
+    """One frame's PAD outcome: per model the softmax over the 3 classes (hidden in reprs)."""
+
+    probs: np.ndarray = field(repr=False)  # [models, 3]
+
+    def fused(self, fusion: str = "mean") -> float:
+        live = self.probs[:, BONA_FIDE]
+        if fusion == "mean":
+            return float(live.mean())
+        if fusion == "min":
+            return float(live.min())
+        if fusion == "upstream":
+            return float(int(np.argmax(self.probs.sum(axis=0))) == BONA_FIDE)
+        raise ValueError(f"unknown PAD fusion {fusion!r}")
+
+    def __repr__(self) -> str:
+        return f"PadScore(models={self.probs.shape[0]})"
+
+
+@dataclass(frozen=True)
+class PadDecision:
+    passed: bool
+    frames: int  # scored frames the decision used
+
+    def require(self) -> None:
+        """Raise LivenessRefused unless the burst passed."""
+        if not self.passed:
+            raise LivenessRefused("passive")
+
+
+def crop_box(box: tuple[float, float, float, float], height: int, width: int,
+             scale: float) -> tuple[int, int, int, int]:
+    """Upstream's crop window (left, top, right, bottom; inclusive pixels) for a face box.
+
+    ``box`` is the detector's (x1, y1, x2, y2); upstream's detector box is (x, y, w, h) with
+    w = x2 - x1. The one place where a detector's box becomes a PAD crop: re-measure the
+    thresholds when the detector changes.
+    """
+    x, y = box[0], box[1]
+    w, h = max(box[2] - box[0], 1.0), max(box[3] - box[1], 1.0)
+    scale = min((height - 1) / h, (width - 1) / w, scale)
+    cx, cy = x + w / 2, y + h / 2
+    left, right = cx - w * scale / 2, cx + w * scale / 2
+    top, bottom = cy - h * scale / 2, cy + h * scale / 2
+    if left < 0:
+        right, left = right - left, 0.0
+    if top < 0:
+        bottom, top = bottom - top, 0.0
+    if right > width - 1:
+        left, right = left - (right - width + 1), float(width - 1)
+    if bottom > height - 1:
+        top, bottom = top - (bottom - height + 1), float(height - 1)
+    return int(left), int(top), int(right), int(bottom)  # int() truncates, as upstream
+
+
+def crop(img: Image, face: Face, scale: float, size: int = 80) -> np.ndarray:
+    """The model input for one face: [3, size, size] float32, BGR, 0..255 (integers)."""
+    height, width = img.shape[0], img.shape[1]
+    left, top, right, bottom = crop_box(face.box, height, width, scale)
+    cw, ch = right - left + 1, bottom - top + 1
+    # bilinear with pixel centres aligned and edges clamped (cv2.resize INTER_LINEAR)
+    xs = np.clip((np.arange(size) + 0.5) * (cw / size) - 0.5, 0, cw - 1) + left
+    ys = np.clip((np.arange(size) + 0.5) * (ch / size) - 0.5, 0, ch - 1) + top
+    gx, gy = np.meshgrid(xs, ys)
+    patch = np.floor(sample(img[top:bottom + 1, left:right + 1, :3], gx - left, gy - top)
+                     + np.float32(0.5))  # cv2 gives uint8: round half up
+    return np.ascontiguousarray(patch[:, :, ::-1].transpose(2, 0, 1), np.float32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
+
+
+async def score(img: Image, face: Face, pad: PadModels) -> PadScore:
+    """Both models on one frame's face; ``img`` is the frame's (H, W, 3+) uint8 RGB(A)."""
+    if img.ndim != 3 or img.shape[2] < 3:
+        raise InputError(f"PAD needs an (H, W, 3) image, not {img.shape}")
+    probs = []
+    for model in pad.models:
+        x = crop(img, face, model.crop_scale, model.size)[None]
+        out = await model.session.run({model.input_name: x})
+        logits = np.asarray(out[model.output_name], np.float64).reshape(-1)
+        if logits.shape != (3,) or not np.all(np.isfinite(logits)):
+            raise ModelError(f"{model.name} gave no 3 finite logits")
+        probs.append(softmax(logits))
+    return PadScore(np.stack(probs))
+
+
+def burst_score(scores: Sequence[PadScore], config: PadConfig = PadConfig()) -> float:
+    """The burst's statistic the rule compares with the threshold (NaN without frames)."""
+    fused = [s.fused(config.fusion) for s in scores]
+    if not fused:
+        return math.nan
+    if config.rule == "median":
+        return float(np.median(fused))
+    if config.rule == "all":
+        return float(min(fused))
+    raise ValueError(f"unknown PAD rule {config.rule!r}")
+
+
+def decide(scores: Sequence[PadScore], config: PadConfig = PadConfig()) -> PadDecision:
+    """Whether a burst's usable frames, together, look like a live person in front."""
+    value = burst_score(scores, config)
+    passed = len(scores) >= max(config.min_frames, 1) and value >= config.threshold
+    return PadDecision(bool(passed), len(scores))
