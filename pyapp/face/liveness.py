@@ -39,8 +39,8 @@ NOSE = 2
 @dataclass(frozen=True)
 class ActiveConfig:
     min_frames: int = 4  # frames with landmarks needed to judge at all
-    min_turn: float = 0.15  # yaw proxy change (eye distances) that counts as a turn
-    min_depth: float = 0.05  # second-largest signed nose miss (eye distances) for depth
+    min_turn: float = 0.08  # yaw proxy change (eye distances) that counts as a turn
+    min_depth: float = 0.07  # second-largest signed nose miss (eye distances) for depth
 
 
 @dataclass(frozen=True)
