@@ -217,18 +217,19 @@ def jitter(rng: np.random.Generator, frame: np.ndarray, face: Face) -> tuple[np.
 
 
 def cmd_bona_fide(args: argparse.Namespace) -> None:
-    """PAD probabilities of every usable lfw-dev frame and of BURST jittered copies."""
+    """PAD probabilities of every usable lfw-dev frame, and of BURST jittered copies of every
+    ``--burst-every``-th one (NaN for the others)."""
     data = load_frames(args.lfw)
     pad = load_pad_models()
     usable = np.nonzero(data["verdict"] == "")[0]
     rng = np.random.default_rng(21)
-    probs = np.zeros((len(usable), 1 + BURST, 2, 3))
+    probs = np.full((len(usable), 1 + BURST, 2, 3), np.nan)
     start = time.perf_counter()
     for n, i in enumerate(usable):
         frame = lfw_frame(data, int(i))
         face = as_face(data["box"][i], data["landmarks"][i])
         probs[n, 0] = scores_of(frame, face, pad)
-        for k in range(BURST):
+        for k in range(BURST if n % args.burst_every == 0 else 0):
             img, moved = jitter(rng, frame, face)
             probs[n, 1 + k] = scores_of(img, moved, pad)
         if (n + 1) % 50 == 0 or n + 1 == len(usable):
@@ -311,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lfw", type=Path, default=DATA / "lfw-dev")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--burst-every", type=int, default=3, help="bona fide bursts: every "
+                    "N-th usable frame")
     ap.add_argument("--per-kind", type=int, default=60, help="attack presentations per kind "
                     "and fold group")
     args = ap.parse_args(argv)
