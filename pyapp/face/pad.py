@@ -31,7 +31,7 @@ import numpy as np
 
 from pyapp.errors import InputError, LivenessRefused, ModelError
 from pyapp.face.detect import Face
-from pyapp.face.frame import Image, sample
+from pyapp.face.frame import Image, _axis_weights
 from pyapp.ports import Inference
 
 BONA_FIDE = 1  # index of the bona fide class in the models' outputs
@@ -143,16 +143,21 @@ def crop_box(box: tuple[float, float, float, float], height: int, width: int,
 
 def crop(img: Image, face: Face, scale: float, size: int = 80) -> np.ndarray:
     """The model input for one face: [3, size, size] float32, BGR, 0..255 (integers)."""
-    height, width = img.shape[0], img.shape[1]
-    left, top, right, bottom = crop_box(face.box, height, width, scale)
-    cw, ch = right - left + 1, bottom - top + 1
-    # bilinear with pixel centres aligned and edges clamped (cv2.resize INTER_LINEAR)
-    xs = np.clip((np.arange(size) + 0.5) * (cw / size) - 0.5, 0, cw - 1) + left
-    ys = np.clip((np.arange(size) + 0.5) * (ch / size) - 0.5, 0, ch - 1) + top
-    gx, gy = np.meshgrid(xs, ys)
-    patch = np.floor(sample(img[top:bottom + 1, left:right + 1, :3], gx - left, gy - top)
-                     + np.float32(0.5))  # cv2 gives uint8: round half up
-    return np.ascontiguousarray(patch[:, :, ::-1].transpose(2, 0, 1), np.float32)
+    left, top, right, bottom = crop_box(face.box, img.shape[0], img.shape[1], scale)
+    # separable bilinear, pixel centres aligned, edges clamped (cv2.resize INTER_LINEAR);
+    # only the 4 x size x size pixels it reads are gathered
+    y0, y1, wy = _axis_weights(bottom - top + 1, size)
+    x0, x1, wx = _axis_weights(right - left + 1, size)
+    y0, y1, x0, x1 = y0 + top, y1 + top, x0 + left, x1 + left
+    wy, wx = wy[:, None, None], wx[None, :, None]
+
+    def at(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        return np.asarray(img[np.ix_(ys, xs, (2, 1, 0))], np.float32)  # BGR
+
+    upper = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
+    lower = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
+    patch = np.floor(upper * (1 - wy) + lower * wy + np.float32(0.5))  # cv2: uint8, half up
+    return np.ascontiguousarray(patch.transpose(2, 0, 1), np.float32)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
