@@ -35,6 +35,7 @@ from pyapp.face.frame import Image, _axis_weights
 from pyapp.ports import Inference
 
 BONA_FIDE = 1  # index of the bona fide class in the models' outputs
+BGR = np.array([2, 1, 0])  # RGB(A) channel indices in the order the models take them
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def crop(img: Image, face: Face, scale: float, size: int = 80) -> np.ndarray:
     wy, wx = wy[:, None, None], wx[None, :, None]
 
     def at(ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-        return np.asarray(img[np.ix_(ys, xs, (2, 1, 0))], np.float32)  # BGR
+        return np.asarray(img[np.ix_(ys, xs, BGR)], np.float32)
 
     upper = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
     lower = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
