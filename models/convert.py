@@ -42,6 +42,7 @@ from models.sources import SOURCES, fetch, read_member, sha256_file  # noqa: E40
 from pyapp.face import weights as sw  # noqa: E402
 
 MODELS = ROOT / "models"
+OPSET = dlib.OPSET  # the opset of the graphs this project builds itself
 LICENCE_SRC = ROOT.parent / "shared" / "data" / "models-v2"
 
 MTCNN_ENCODING: dict[str, Any] = {"bits": 8, "method": "uniform"}
@@ -105,7 +106,8 @@ def write_model(model: Any, stem: str, encoding: dict[str, Any]) -> dict[str, An
     graph_path = MODELS / f"{stem}.onnx"
     graph_path.write_bytes(model.SerializeToString())
     (MODELS / weights_file).write_bytes(sw.to_bytes(stored))
-    return {"stem": stem, "encoding": encoding}
+    return {"stem": stem, "encoding": encoding, "graph": graph_path.name,
+            "weights": weights_file, "data_name": data_name}
 
 
 def entry(stem: str, encoding: dict[str, Any], source: str, member: str, licence: str,
@@ -198,7 +200,10 @@ def build_manifest(encodings: dict[str, dict[str, Any]]) -> dict[str, Any]:
             print(f"pipeline {name}: {scheme.name} or a model missing, left out")
             continue
         pipelines[name] = {**p, "scheme": {"file": scheme.name, "sha256": sha256_file(scheme)}}
-    return {"version": 2, "models": dict(sorted(models.items())), "pipelines": pipelines}
+    out = {"version": 2, "models": dict(sorted(models.items())), "pipelines": pipelines}
+    if "pad" in old:  # models/convert_pad.py's list of the PAD models
+        out["pad"] = old["pad"]
+    return out
 
 
 def copy_licences() -> None:

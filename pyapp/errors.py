@@ -54,9 +54,10 @@ REASON_TEXT: dict[Reason, str] = {
 class QualityError(OwnFaceError):
     """A frame failed a quality gate; ``reason`` says which one."""
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "", face: object = None) -> None:
         self.reason = reason
         self.detail = detail
+        self.face = face  # the detected face when a later gate refused it (never in messages)
         message = REASON_TEXT[reason]
         super().__init__(f"{message} ({detail})" if detail else message)
 
@@ -102,3 +103,22 @@ class Refused(OwnFaceError):
         self.code = code
         self.field = field
         super().__init__(message or code)
+
+
+LIVENESS_TEXT: dict[str, str] = {
+    "passive": "Please make sure your own face is in front of the camera, in good light, "
+               "and try again, or use your password instead.",
+    "active": "Please turn your head a little to one side while the camera is on, and try "
+              "again, or use your password instead.",
+}
+
+
+class LivenessRefused(OwnFaceError):
+    """A liveness check (``check`` = "passive" or "active") did not pass for this burst.
+
+    The message says what the person can do; it never says "spoof" and carries no score.
+    """
+
+    def __init__(self, check: str) -> None:
+        self.check = check
+        super().__init__(LIVENESS_TEXT[check])

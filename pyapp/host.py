@@ -23,6 +23,7 @@ from pyapp.face.manifest import (
     parse_manifest,
 )
 from pyapp.face.mtcnn import MtcnnConfig
+from pyapp.face.pad import PadConfig, PadModels
 from pyapp.face.pipeline import DEFAULT_PIPELINE, FaceModels, assemble
 from pyapp.face.yunet import YuNetConfig
 from pyapp.ports import FloatArray
@@ -92,12 +93,25 @@ def read_model_files(models_dir: Path = MODELS_DIR, roles: list[str] | None = No
 
 def load_models(models_dir: Path = MODELS_DIR, threads: int = 1,
                 pipeline: str = DEFAULT_PIPELINE, mtcnn: MtcnnConfig | None = None,
-                yunet: YuNetConfig | None = None) -> FaceModels:
-    """One face pipeline's models as onnxruntime sessions."""
+                yunet: YuNetConfig | None = None, pad: PadConfig | bool = False
+                ) -> FaceModels:
+    """One face pipeline's models as onnxruntime sessions; with ``pad`` (True or a
+    PadConfig) the presentation-attack detection models too."""
     manifest = read_manifest(models_dir)
-    files = read_model_files(models_dir, manifest.roles(pipeline))
+    roles = manifest.roles(pipeline) + (list(manifest.pad) if pad else [])
+    files = read_model_files(models_dir, roles)
     sessions = {role: OrtInference(f, threads) for role, f in files.items()}
-    return assemble(manifest, pipeline, sessions, mtcnn, yunet)
+    return assemble(manifest, pipeline, sessions, mtcnn, yunet,
+                    pad if isinstance(pad, PadConfig) else None)
+
+
+def load_pad(models_dir: Path = MODELS_DIR, threads: int = 1,
+             config: PadConfig | None = None) -> PadModels:
+    """The presentation-attack detection models the manifest lists, as onnxruntime sessions."""
+    manifest = read_manifest(models_dir)
+    files = read_model_files(models_dir, list(manifest.pad))
+    sessions = {role: OrtInference(f, threads) for role, f in files.items()}
+    return PadModels.assemble([manifest.models[r] for r in manifest.pad], sessions, config)
 
 
 def load_scheme(pipeline: str = DEFAULT_PIPELINE, models_dir: Path = MODELS_DIR) -> Scheme:

@@ -74,21 +74,23 @@ _sessions: dict[str, OrtWebInference] = {}  # one session per model role, shared
 
 
 async def load_pipeline(pipeline: str = DEFAULT_PIPELINE, manifest: Manifest | None = None,
-                        threads: int | None = None, progress: Progress | None = None
-                        ) -> FaceModels:
-    """One face pipeline's models as onnxruntime-web sessions (``threads``: default_threads()).
+                        threads: int | None = None, progress: Progress | None = None,
+                        pad: bool = False) -> FaceModels:
+    """One face pipeline's models as onnxruntime-web sessions (``threads``: default_threads());
+    with ``pad`` the presentation-attack detection models too.
 
     Sessions are kept for the page's lifetime, so a second pipeline (v1 for an old template
     next to v2) loads only the models it does not share.
     """
     manifest = manifest or await read_manifest()
-    missing = [role for role in manifest.roles(pipeline) if role not in _sessions]
+    roles = manifest.roles(pipeline) + (list(manifest.pad) if pad else [])
+    missing = [role for role in roles if role not in _sessions]
     files = await read_model_files(manifest, missing, progress)
     threads = threads or default_threads()
     for role, f in files.items():
         _sessions[role] = await OrtWebInference.create(
             f.graph, external={f.spec.data_name: f.data}, threads=threads)
-    return assemble(manifest, pipeline, _sessions)
+    return assemble(manifest, pipeline, {role: _sessions[role] for role in roles})
 
 
 async def load_scheme(manifest: Manifest, pipeline: str) -> Scheme:
@@ -101,11 +103,12 @@ async def load_scheme(manifest: Manifest, pipeline: str) -> Scheme:
 class Pipelines:
     """The face pipelines this page uses, each loaded (models + scheme) on first use."""
 
-    def __init__(self, manifest: Manifest, default: str, progress: Progress | None = None
-                 ) -> None:
+    def __init__(self, manifest: Manifest, default: str, progress: Progress | None = None,
+                 pad: bool = False) -> None:
         self.manifest = manifest
         self.default = default
         self.progress = progress
+        self.pad = pad  # the site checks for presentation attacks: load those models too
         self._loaded: dict[str, tuple[FaceModels, Scheme]] = {}
 
     def __repr__(self) -> str:
@@ -117,6 +120,7 @@ class Pipelines:
     async def get(self, name: str | None = None) -> tuple[FaceModels, Scheme]:
         name = name or self.default
         if name not in self._loaded:
-            face_models = await load_pipeline(name, self.manifest, progress=self.progress)
+            face_models = await load_pipeline(name, self.manifest, progress=self.progress,
+                                              pad=self.pad)
             self._loaded[name] = (face_models, await load_scheme(self.manifest, name))
         return self._loaded[name]

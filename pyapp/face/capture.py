@@ -1,5 +1,9 @@
 """Multi-frame capture: a short burst of frames, the ones failing a gate dropped, the rest
 combined into one embedding (mean of the L2-normalised embeddings, normalised again).
+
+With presentation-attack detection in the models, the burst also gets a PAD decision over
+its usable frames (pyapp.face.pad.decide); the landmarks of every frame with a face (usable
+or turned away) are kept for the active check (pyapp.face.liveness.check).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyapp.errors import CaptureError, QualityError, Reason
+from pyapp.face.detect import Face
 from pyapp.face.embed import Embedding, l2_normalise
+from pyapp.face.pad import PadDecision, decide
 from pyapp.face.pipeline import FaceModels, FaceResult, PipelineConfig, embed_frame
 
 FrameSource = Callable[[], Awaitable[object]]  # returns the next camera frame
@@ -36,6 +42,8 @@ class Capture:
     dropped: dict[Reason, int]  # why frames were dropped
     spread: float  # smallest cosine of a used frame's embedding to the combined one
     results: list[FaceResult] = field(repr=False)
+    pad: PadDecision | None = None  # None: the models have no PAD
+    landmarks: list[np.ndarray] = field(default_factory=list, repr=False)
 
 
 async def frames_from(source: FrameSource, count: int) -> AsyncIterator[object]:
@@ -60,6 +68,7 @@ async def capture(source: FrameSource, models: FaceModels,
     if config.enough is not None and not config.needed <= config.enough <= config.frames:
         raise ValueError("need needed <= enough <= frames")
     results: list[FaceResult] = []
+    landmarks: list[np.ndarray] = []
     dropped: Counter[Reason] = Counter()
     i = 0
     async for frame in frames_from(source, config.frames):
@@ -67,10 +76,13 @@ async def capture(source: FrameSource, models: FaceModels,
             result = await embed_frame(frame, models, config.pipeline, clock)
         except QualityError as exc:
             dropped[exc.reason] += 1
+            if isinstance(exc.face, Face):
+                landmarks.append(exc.face.landmarks)
             if on_frame:
                 on_frame(i, exc)
         else:
             results.append(result)
+            landmarks.append(result.face.landmarks)
             if on_frame:
                 on_frame(i, result)
         i += 1
@@ -81,4 +93,7 @@ async def capture(source: FrameSource, models: FaceModels,
     stack = np.stack([r.embedding for r in results])
     combined = l2_normalise(l2_normalise(stack).mean(axis=0))
     spread = float(np.min(stack @ combined))
-    return Capture(combined, len(results), i, dict(dropped), spread, results)
+    scores = [r.pad for r in results if r.pad is not None]
+    pad = None if models.pad is None or not config.pipeline.pad else decide(
+        scores, models.pad.config)
+    return Capture(combined, len(results), i, dict(dropped), spread, results, pad, landmarks)

@@ -83,6 +83,7 @@ class PipelineSpec:
 class Manifest:
     models: dict[str, ModelSpec]
     pipelines: dict[str, PipelineSpec]
+    pad: tuple[str, ...] = ()  # the presentation-attack detection models (pyapp.face.pad)
 
     def pipeline(self, name: str) -> PipelineSpec:
         found = self.pipelines.get(name)
@@ -200,7 +201,12 @@ def parse_manifest(text: str | bytes) -> Manifest:
                  for name, entry in _get(doc, "pipelines", dict, "manifest").items()}
     if not pipelines:
         raise ModelError("manifest lists no face pipeline")
-    return Manifest(models, pipelines)
+    pad = doc.get("pad", {"models": []})
+    roles = pad.get("models") if isinstance(pad, dict) else None
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r in models
+                                               for r in roles):
+        raise ModelError("manifest: pad.models must list known models")
+    return Manifest(models, pipelines, tuple(roles))
 
 
 def check_file(spec: FileSpec, data: bytes) -> bytes:

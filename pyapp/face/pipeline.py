@@ -22,6 +22,8 @@ from pyapp.face.embed import Embedder, Embedding
 from pyapp.face.frame import validate_frame
 from pyapp.face.manifest import ChipSpec, Manifest
 from pyapp.face.mtcnn import MtcnnConfig, MtcnnDetector
+from pyapp.face.pad import PadConfig, PadModels, PadScore
+from pyapp.face.pad import score as pad_score
 from pyapp.face.quality import (
     PIPELINE_QUALITY,
     ChipStats,
@@ -49,6 +51,7 @@ class FaceModels:
     chip: ChipSpec
     flip: bool
     quality: QualityConfig = field(default_factory=QualityConfig)  # the pipeline's gates
+    pad: PadModels | None = None  # presentation-attack detection, scored on each usable frame
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,15 @@ class PipelineConfig:
     quality: QualityConfig | None = None  # None: the pipeline's own thresholds
     chip_padding: float | None = None  # None: the embedder's manifest entry
     chip_source: str = "supersample"  # pyapp.face.align.cut_chip: "supersample" or "pyramid"
+    pad: bool = True  # score PAD on usable frames when the models have it
 
 
 def assemble(manifest: Manifest, pipeline: str, sessions: Mapping[str, Inference],
-             mtcnn: MtcnnConfig | None = None, yunet: YuNetConfig | None = None
-             ) -> FaceModels:
-    """FaceModels for ``pipeline`` from one session per model role it names."""
+             mtcnn: MtcnnConfig | None = None, yunet: YuNetConfig | None = None,
+             pad: PadConfig | None = None) -> FaceModels:
+    """FaceModels for ``pipeline`` from one session per model role it names; with the
+    presentation-attack detection models too when ``sessions`` holds every one the
+    manifest lists (``pad`` then configures them)."""
     spec = manifest.pipeline(pipeline)
     try:
         stage = {name: sessions[role] for name, role in spec.models.items()}
@@ -80,9 +86,13 @@ def assemble(manifest: Manifest, pipeline: str, sessions: Mapping[str, Inference
         detector = YuNetDetector(stage["yunet"], stage.get("onet"), config)
     embedder_spec = manifest.models[spec.models["embedder"]]
     assert embedder_spec.input.chip is not None  # checked by parse_manifest
+    pad_models = None
+    if manifest.pad and all(role in sessions for role in manifest.pad):
+        pad_models = PadModels.assemble([manifest.models[r] for r in manifest.pad], sessions,
+                                        pad)
     return FaceModels(spec.name, detector, Embedder(stage["embedder"], embedder_spec),
                       embedder_spec.input.chip, spec.flip,
-                      PIPELINE_QUALITY.get(spec.name, QualityConfig()))
+                      PIPELINE_QUALITY.get(spec.name, QualityConfig()), pad_models)
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,7 @@ class FaceResult:
     stats: ChipStats
     timings: dict[str, float]  # milliseconds per stage
     rejected: Reason | None = None  # with gates off: the gate the frame would have failed
+    pad: PadScore | None = None  # presentation-attack detection (when the models have it)
 
 
 async def embed_frame(frame: object, models: FaceModels,
@@ -120,15 +131,18 @@ async def embed_frame(frame: object, models: FaceModels,
         raise QualityError(Reason.NO_FACE)
     rejected: Reason | None = None
     face_pose: Pose | None = None
+    # the largest face (the central one in evaluation); a refusal from here on carries it,
+    # so the active check can follow a turned face too (pyapp.face.liveness)
+    face = max(faces, key=lambda f: f.width) if config.gates else select_face(
+        faces, height, width, quality, strict=False)
     try:
-        face = select_face(faces, height, width, quality, strict=True)
+        select_face(faces, height, width, quality, strict=True)
         face_pose = check_face(face, height, width, quality)
     except QualityError as exc:
         if config.gates:
+            exc.face = face
             raise
         rejected = exc.reason
-    if not config.gates:  # evaluation: always the central face
-        face = select_face(faces, height, width, quality, strict=False)
     chip_spec = models.chip
     padding = chip_spec.padding if config.chip_padding is None else config.chip_padding
     m = chip_transform(face.landmarks, chip_spec.size, padding, chip_spec.template)
@@ -140,11 +154,16 @@ async def embed_frame(frame: object, models: FaceModels,
         check_chip(stats, quality)
     except QualityError as exc:
         if config.gates:
+            exc.face = face
             raise
         rejected = rejected or exc.reason
     flip = models.flip if config.flip is None else config.flip
     embedding = await models.embedder.embed(chip, flip=flip)
     t4 = clock()
     timings["embed"] = (t4 - t3) * 1e3
-    timings["total"] = (t4 - t0) * 1e3
-    return FaceResult(embedding, face, face_pose, stats, timings, rejected)
+    liveness = None
+    if models.pad is not None and config.pad:
+        liveness = await pad_score(img, face, models.pad)
+        timings["pad"] = (clock() - t4) * 1e3
+    timings["total"] = (clock() - t0) * 1e3
+    return FaceResult(embedding, face, face_pose, stats, timings, rejected, liveness)

@@ -10,7 +10,7 @@ import pytest
 
 from pyapp.errors import CaptureError, InputError, Reason
 from pyapp.face.capture import CaptureConfig, capture
-from pyapp.face.pipeline import embed_frame
+from pyapp.face.pipeline import PipelineConfig, embed_frame
 from tests.pyapp.conftest import run
 
 
@@ -86,3 +86,25 @@ def test_config_is_checked(models: Any) -> None:
         run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=2)))
     with pytest.raises(ValueError, match="enough"):
         run(capture(source_of([]), models, CaptureConfig(frames=4, needed=3, enough=5)))
+
+
+def test_burst_with_pad_decides_and_keeps_every_faces_landmarks(lfw_frame: Any) -> None:
+    """With the PAD models loaded, each usable frame is scored and the burst decided; the
+    landmarks of every frame with a face (usable or turned away) are kept for the active
+    check, and nothing about them shows in the repr."""
+    from pyapp import host
+    from pyapp.face.liveness import check
+
+    models = host.load_models(pad=True)
+    good = lfw_frame("Aaron_Sorkin", 1)
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    cap = run(capture(source_of([good, blank, good, good]), models,
+                      CaptureConfig(frames=4, needed=3)))
+    assert cap.pad is not None and cap.pad.frames == 3
+    assert cap.pad.passed  # a real photo as a frame, at the shipped threshold
+    assert all(r.pad is not None and "pad" in r.timings for r in cap.results)
+    assert len(cap.landmarks) == 3 and "landmarks" not in repr(cap)
+    assert not check(cap.landmarks).turned  # the same still photo: no turn
+    no_pad = run(capture(source_of([good] * 3), models, CaptureConfig(
+        frames=3, needed=3, pipeline=PipelineConfig(pad=False))))
+    assert no_pad.pad is None and all(r.pad is None for r in no_pad.results)
