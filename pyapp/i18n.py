@@ -62,6 +62,7 @@ EN: dict[str, str] = {
     "renew_button": "Update my face template",
     "renewed": "Done. Your face template now uses the new face model; the old one is "
                "replaced.",
+    "not_matched": "That did not match. You can try again, or use a password.",
     "locked": "Face verification is paused for this account after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
@@ -146,6 +147,7 @@ ZH: dict[str, str] = {
                    "与之前一样，除新的受保护模板外，任何数据都不会离开本设备。",
     "renew_button": "更新我的人脸模板",
     "renewed": "完成。您的人脸模板现已使用新的人脸模型，旧模板已被替换。",
+    "not_matched": "未能匹配。您可以再试一次，或改用密码。",
     "locked": "多次尝试后，此账户的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
     "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",

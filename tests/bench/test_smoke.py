@@ -82,7 +82,9 @@ def test_limits_smoke(lfw_dir: Path, tmp_path: Path) -> None:
     assert data["peak"]["1"]["threads"] == 1
     assert data["peak_gflops"]["1"]["float"] > 0.5 and data["peak_gflops"]["1"]["int8"] > 0.5
     stages = data["stages"]
-    assert stages["embed"]["shapes"] == [[2, 3, 150, 150]]  # chip and its mirror, one batch
+    assert data["pipeline_name"] == "v2" and set(stages) == {"yunet", "onet", "embed"}
+    assert stages["embed"]["shapes"] == [[1, 3, 112, 112]]  # SFace: one chip, no mirror
+    assert stages["onet"]["shapes"] == [[2, 48, 48, 3]]  # O-Net on the face and its mirror
     for s in stages.values():
         assert s["macs"] > 0 and s["web_ms"] > 0 and s["native_ms"] > 0
         assert s["ideal_ms_1_thread"] < s["web_ms"]  # nothing beats the measured peak

@@ -101,6 +101,7 @@ def pyodide_suite() -> list[str]:
                     and "__pycache__" not in p.parts and p.suffix in {".py", ".json"})
     files += sorted(p for p in (ROOT / "models").iterdir()  # the manifest tests check them
                     if p.suffix in {".json", ".onnx", ".npz"})
+    files += sorted((ROOT / "models" / "licences").iterdir())
     return [p.relative_to(ROOT).as_posix() for p in files]
 
 

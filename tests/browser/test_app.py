@@ -46,10 +46,15 @@ class Visit:
 
     page: Any
     context: Any
+    console: list[str]
 
     def outcome(self) -> str:
-        self.page.wait_for_selector("#face-result[data-outcome]", state="attached",
-                                    timeout=120_000)
+        try:
+            self.page.wait_for_selector("#face-result[data-outcome]", state="attached",
+                                        timeout=120_000)
+        except Exception as exc:  # say what the page said: a timeout alone explains nothing
+            raise AssertionError("no outcome; the page's console:\n"
+                                 + "\n".join(self.console[-40:])) from exc
         return str(self.page.get_attribute("#face-result", "data-outcome"))
 
     def start_face(self) -> None:
@@ -83,8 +88,11 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
         audit.attach(context)
         contexts.append(context)
         page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"page error: {e}"))
         page.goto(f"{live_server.url}/app/?site=demo&user={user}{query}")
-        return Visit(page, context)
+        return Visit(page, context, console)
 
     yield open_app
     for context in contexts:

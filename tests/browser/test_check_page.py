@@ -67,7 +67,8 @@ def test_check_page_finds_the_face_in_a_camera_frame(
     urls = [r.url for r in audit.requests]
     # the audit sees the worker's own requests too (the runtime, the model files)
     assert any(u.endswith("pyodide.asm.wasm") for u in urls)
-    assert any("/assets/models/" in u and u.endswith("dlib_resnet.weights.npz") for u in urls)
+    assert any("/assets/models/" in u and u.endswith("sface.weights.npz") for u in urls)
+    assert not any(u.endswith("dlib_resnet.weights.npz") for u in urls)  # v1: not needed
 
 
 @pytest.mark.browser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import string
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +44,20 @@ def test_chinese_strings_are_chinese() -> None:
 ])
 def test_language_choice(header: str | None, wanted: str | None, expected: str) -> None:
     assert i18n.choose(header, wanted) == expected
+
+
+def test_every_key_the_app_uses_exists() -> None:
+    """Each catalogue key named in the browser app, the server's pages and the templates
+    (result("key"), say(id, "key"), t("key"), t('key')) exists: a missing one is a KeyError
+    in front of a person."""
+    root = Path(__file__).resolve().parents[2]
+    sources = [*sorted((root / "pyapp" / "browser").glob("*.py")), root / "server" / "pages.py",
+               *sorted((root / "web" / "templates").glob("*.html"))]
+    if not all(p.is_file() for p in sources):
+        pytest.skip("the app's sources are not here (the in-browser run ships only tests)")
+    pattern = re.compile(r"""(?:result|\bt)\(\s*["']([a-z_]+)["']|say\(\s*["'][a-z-]+["'],"""
+                         r"""\s*["']([a-z_]+)["']""")
+    used = {key for p in sources for m in pattern.finditer(p.read_text())
+            for key in m.groups() if key}
+    assert len(used) > 20
+    assert sorted(used - set(i18n.EN)) == []
