@@ -204,9 +204,13 @@ def analyse(pairs: F, images: F, member: F, people: F, rng: np.random.Generator,
     out["top10_share"], out["top10_comparison_share"] = top_share(fa, comparisons)
     out["uniform_far_noise"] = uniform_null(comparisons, far, 200, rng)
     counts = group_counts(pairs, images, member)
+    a, b = member[pairs[:, 0]], member[pairs[:, 1]]
+    sides = {"in": (a == 1) & (b == 1), "rest": (a == 0) & (b == 0), "cross": a + b == 1}
     for side, (k, n) in counts.items():
+        distinct = np.unique(np.sort(pairs[sides[side]], axis=1), axis=0)
         out[f"group_{side}"] = {"false_accepts": k, "pairs": n, "far": k / n if n else 0.0,
                                 "far_ci": clopper_pearson(k, n),
+                                "person_pairs_with_false_accepts": len(distinct),
                                 "people": {"in": int((member == 1).sum()),
                                            "rest": int((member == 0).sum())}.get(side)}
     (k1, n1), (k2, n2) = counts["in"], counts["rest"]

@@ -37,10 +37,11 @@ def rows(block: dict[str, Any]) -> list[tuple[str, ...]]:
                 *(f"{x['top10_share']:.1%} (of pairs {x['top10_comparison_share']:.1%}; "
                   f"uniform {x['uniform_far_noise']['top10_share'][0]:.1%})" for x in r)))
     for side in ("in", "rest", "cross"):
-        out.append((f"group {side}: FA/pairs, FAR [CI]",
-                     *(f"{x[f'group_{side}']['false_accepts']}/"
-                       f"{x[f'group_{side}']['pairs']:,}, {x[f'group_{side}']['far']:.2e} "
-                       f"{_ci(x[f'group_{side}']['far_ci'])}" for x in r)))
+        g = [x[f"group_{side}"] for x in r]
+        out.append((f"group {side}: FA/pairs (person pairs), FAR [CI]",
+                    *(f"{y['false_accepts']}/{y['pairs']:,} "
+                      f"({y['person_pairs_with_false_accepts']}), {y['far']:.2e} "
+                      f"{_ci(y['far_ci'])}" for y in g)))
     out.append(("in / rest [exact; person bootstrap]",
                 *(f"{x['group_ratio']['ratio']:.2f} "
                   f"{_ci(x['group_ratio']['exact_ci'], fmt='.2f')}; "

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.cohort_threshold import normalised
 from bench.fairness import (
     analyse,
     bootstrap_ratio,
@@ -154,3 +155,18 @@ def test_analyse_reports_targets_from_the_counts() -> None:
     assert out["worst"]["person"] == "a" and out["worst"]["far"] == 0.75
     assert out["group_in"]["false_accepts"] == 1 and out["group_rest"]["pairs"] == 2
     assert out["targets"]["p99_ratio_met"] == (0.75 / (3 / 9) <= 5)
+
+
+def test_cohort_normalisation_leaves_the_own_person_out() -> None:
+    names = np.array(["a", "a", "b", "c"])
+    likeness = np.array([[1.0, 0.9, 0.5, 0.1],
+                         [0.9, 1.0, 0.3, 0.2],
+                         [0.5, 0.3, 1.0, 0.4],
+                         [0.1, 0.2, 0.4, 1.0]])
+    cohort = np.array([True, True, True, False])  # images of a and b
+    out = normalised(likeness, names[:, None] == names[None, :], cohort)
+    # template 0's cohort without person a: only image 2 (0.5)
+    assert out["top5"][0].tolist() == pytest.approx((likeness[0] - 0.5).tolist())
+    # template 3's cohort: 0.1, 0.2, 0.4 -> mean 0.2333, std 0.1247
+    assert out["znorm"][3, 2] == pytest.approx((0.4 - 0.7 / 3) / np.std([0.1, 0.2, 0.4]))
+    assert out["plain"] is likeness
