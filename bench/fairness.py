@@ -229,12 +229,15 @@ def analyse(pairs: F, images: F, member: F, people: F, rng: np.random.Generator,
          "comparisons": int(comparisons[p]), "far": float(rates[p]),
          "far_ci": clopper_pearson(int(fa[p]), int(comparisons[p])),
          "group": int(member[p])} for p in worst if fa[p]]
-    key, count = np.unique(np.sort(pairs, axis=1), axis=0, return_counts=True)
-    out["top_person_pairs"] = [
-        {"people": [str(people[a]), str(people[b])], "false_accepts": int(c),
-         "image_pairs": int(images[a] * images[b]), "groups": [int(member[a]), int(member[b])]}
-        for (a, b), c in sorted(zip(key.tolist(), count.tolist(), strict=True),
-                                key=lambda t: -t[1])[:15]]
+    for label, chosen in (("top_person_pairs", np.ones(len(pairs), bool)),
+                          ("in_group_person_pairs", sides["in"])):
+        key, count = np.unique(np.sort(pairs[chosen], axis=1), axis=0, return_counts=True)
+        out[label] = [
+            {"people": [str(people[a]), str(people[b])], "false_accepts": int(c),
+             "image_pairs": int(images[a] * images[b]),
+             "groups": [int(member[a]), int(member[b])]}
+            for (a, b), c in sorted(zip(key.tolist(), count.tolist(), strict=True),
+                                    key=lambda t: -t[1])[:15]]
     return out
 
 

@@ -83,8 +83,10 @@ def print_report(result: dict[str, Any]) -> None:
             for p in alike["pairs"][:8]:
                 print(f"   {' ~ '.join(p['people']):48s} {p['score']:.3g} "
                       f"{'/'.join(GROUP_NAME[g] for g in p['groups'])}")
-            print(f"-- {rule}: person pairs with most false accepts (FA/image pairs, groups)")
-            for p in x["top_person_pairs"][:10]:
-                print(f"   {' ~ '.join(p['people']):48s} {p['false_accepts']:3d}/"
-                      f"{p['image_pairs']:<4d} "
-                      f"{'/'.join(GROUP_NAME[g] for g in p['groups'])}")
+            for key, title in (("top_person_pairs", "person pairs with most false accepts"),
+                               ("in_group_person_pairs", "in-group person pairs")):
+                print(f"-- {rule}: {title} (FA/image pairs, groups)")
+                for p in x[key][:10]:
+                    print(f"   {' ~ '.join(p['people']):48s} {p['false_accepts']:3d}/"
+                          f"{p['image_pairs']:<4d} "
+                          f"{'/'.join(GROUP_NAME[g] for g in p['groups'])}")
