@@ -21,7 +21,6 @@ TAR, FAR, the name-proxy group's FAR against the rest's (bench/name_proxy.py) an
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,9 +37,10 @@ from bench.fairness import (  # noqa: E402
     load,
     nearest_rank,
     person_rates,
+    save,
 )
 from bench.name_proxy import DEFAULT_LFW, NameProxy  # noqa: E402
-from bench.protection import _plain, batch_bits, hamming_matrix  # noqa: E402
+from bench.protection import batch_bits, hamming_matrix  # noqa: E402
 from pyapp.template import binarise as bz  # noqa: E402
 
 F = np.ndarray
@@ -114,10 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rule:9s} {variant:7s} {r['tar']:7.2%} {r['far']:9.2e} "
                   f"{g['far']:9.2e} [{g['far_ci'][0]:.2e}, {g['far_ci'][1]:.2e}] "
                   f"{r['rest']['far']:9.2e} {r['ratio']:7.1f} {r['p99_x_global']:5.1f}x")
-    out = ROOT / "bench" / "out" / f"cohort_threshold-{label}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
-    print(f"wrote {out}")
+    save(result, ROOT / "bench" / "out" / f"cohort_threshold-{label}.json")
     return 0
 
 

@@ -167,6 +167,8 @@ def uniform_null(comparisons: F, far: float, reps: int, rng: np.random.Generator
 def load(npz: Path, lfw: Path) -> dict[str, Any]:
     """Embeddings, names, folds and gate verdicts of the images that have an embedding, and
     the cosine threshold at FAR 1e-3 over all lfw-dev pairs exactly as ``ownface eval``."""
+    if not (lfw / "pairs.txt").is_file():
+        raise SystemExit(f"no LFW pairs.txt under {lfw} (--lfw, or OWNFACE_SHARED_DATA)")
     paths = list_images(lfw)
     with np.load(npz, allow_pickle=False) as z:
         emb = np.asarray(z["emb"], dtype=np.float32)
@@ -302,9 +304,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--out", type=Path, help="default: bench/out/fairness-<label>.json")
     args = parser.parse_args(argv)
-    if not (args.lfw / "pairs.txt").is_file():
-        print(f"no LFW pairs.txt under {args.lfw} (--lfw)", file=sys.stderr)
-        return 2
     scheme = bz.load_scheme(args.scheme)
     label = args.label or str(scheme.params.get("pipeline", "v1"))
     start = time.perf_counter()
@@ -312,11 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     result.update(label=label, embeddings=str(args.embeddings), scheme_file=str(args.scheme),
                   seconds=time.perf_counter() - start)
     print_report(result)
-    out = args.out or ROOT / "bench" / "out" / f"fairness-{label}.json"
+    print(f"{result['seconds']:.1f} s")
+    save(result, args.out or ROOT / "bench" / "out" / f"fairness-{label}.json")
+    return 0
+
+
+def save(result: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=_plain) + "\n")
-    print(f"wrote {out} ({result['seconds']:.1f} s)")
-    return 0
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
