@@ -32,13 +32,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fairness import (  # noqa: E402
     GROUP,
-    clopper_pearson,
     group_counts,
     load,
     nearest_rank,
     person_rates,
     save,
 )
+from bench.intervals import clopper_pearson  # noqa: E402
 from bench.name_proxy import DEFAULT_LFW, NameProxy  # noqa: E402
 from bench.protection import batch_bits, hamming_matrix  # noqa: E402
 from pyapp.template import binarise as bz  # noqa: E402

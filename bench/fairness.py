@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.fairness_report import print_report  # noqa: E402
+from bench.intervals import clopper_pearson, rate_ratio_ci  # noqa: E402
 from bench.name_proxy import DEFAULT_LFW, NameProxy  # noqa: E402
 from bench.protection import _plain, batch_bits, hamming_matrix, person_folds  # noqa: E402
 from pyapp.evaluate import all_pair_scores, list_images, roc_metrics  # noqa: E402
@@ -46,52 +47,7 @@ GROUP = {"in": 1, "out": 0}  # unsure / undecided people: -1, in neither side
 TARGET_GROUP_RATIO, TARGET_P99_RATIO = 3.0, 5.0
 
 
-# --- statistics (pure) -------------------------------------------------------------------------
-def binom_cdf(k: int, n: int, p: float) -> float:
-    """P(X <= k) for X ~ Binomial(n, p), summed in log space (k small against n is fine)."""
-    if k < 0:
-        return 0.0
-    if k >= n or p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 0.0
-    i = np.arange(k + 1)
-    log_coef = np.array([math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1)
-                         for j in range(k + 1)])
-    terms = log_coef + i * math.log(p) + (n - i) * math.log1p(-p)
-    top = float(terms.max())
-    return min(1.0, math.exp(top) * float(np.exp(terms - top).sum()))
-
-
-def _solve(f: Any, target: float) -> float:
-    """p in (0, 1) with f(p) = target, f decreasing in p (bisection on log p)."""
-    lo, hi = -40.0, 0.0
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if f(math.exp(mid)) > target else (lo, mid)
-    return math.exp((lo + hi) / 2)
-
-
-def clopper_pearson(k: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Exact two-sided interval for a binomial proportion k / n."""
-    if n == 0:
-        return 0.0, 1.0
-    lower = 0.0 if k == 0 else _solve(lambda p: binom_cdf(k - 1, n, p), 1 - alpha / 2)
-    upper = 1.0 if k == n else _solve(lambda p: binom_cdf(k, n, p), alpha / 2)
-    return lower, upper
-
-
-def rate_ratio_ci(k1: int, n1: int, k2: int, n2: int, alpha: float = 0.05
-                  ) -> tuple[float, float]:
-    """Exact conditional interval for (k1/n1) / (k2/n2) of two rare-event rates: given
-    k1 + k2 events, k1 is binomial with p = n1 r1 / (n1 r1 + n2 r2)."""
-    if k1 + k2 == 0:
-        return 0.0, math.inf
-    lo, hi = clopper_pearson(k1, k1 + k2, alpha)
-    scale = n2 / n1
-    return lo / (1 - lo) * scale, (hi / (1 - hi) * scale if hi < 1 else math.inf)
-
-
+# --- counting (pure) ---------------------------------------------------------------------------
 def person_rates(pairs: F, images: F) -> tuple[F, F]:
     """(false accepts, comparisons) per person from the accepted impostor pairs' person
     indices (K x 2) and each person's image count: a pair counts once for each of its two
@@ -206,8 +162,8 @@ def analyse(pairs: F, images: F, member: F, people: F, rng: np.random.Generator,
     out["top10_share"], out["top10_comparison_share"] = top_share(fa, comparisons)
     out["uniform_far_noise"] = uniform_null(comparisons, far, 200, rng)
     counts = group_counts(pairs, images, member)
-    a, b = member[pairs[:, 0]], member[pairs[:, 1]]
-    sides = {"in": (a == 1) & (b == 1), "rest": (a == 0) & (b == 0), "cross": a + b == 1}
+    m1, m2 = member[pairs[:, 0]], member[pairs[:, 1]]
+    sides = {"in": (m1 == 1) & (m2 == 1), "rest": (m1 == 0) & (m2 == 0), "cross": m1 + m2 == 1}
     for side, (k, n) in counts.items():
         distinct = np.unique(np.sort(pairs[sides[side]], axis=1), axis=0)
         out[f"group_{side}"] = {"false_accepts": k, "pairs": n, "far": k / n if n else 0.0,

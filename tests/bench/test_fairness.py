@@ -13,13 +13,12 @@ from bench.cohort_threshold import normalised
 from bench.fairness import (
     analyse,
     bootstrap_ratio,
-    clopper_pearson,
     group_counts,
     nearest_rank,
     person_rates,
-    rate_ratio_ci,
     top_share,
 )
+from bench.intervals import clopper_pearson, rate_ratio_ci
 from bench.name_proxy import NameProxy
 
 RULES = {
