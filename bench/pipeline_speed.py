@@ -80,7 +80,7 @@ def browser_times(frames: dict[str, np.ndarray], repeats: int, pipeline: str
         browser, page = open_harness(pw, url, f"pipeline.html?pipeline={pipeline}")
         page.evaluate(LONG_TASKS)
         spec = json.dumps({"frames": [f"/_test/frames/{n}" for n in frames], "width": 640,
-                           "height": 480, "repeats": repeats})
+                           "height": 480, "repeats": repeats, "profile": True})
         # one warm-up pass (first inferences initialise onnxruntime-web's kernels)
         page.evaluate("spec => window.ownfaceGlue.worker.sync.run(spec)",
                       json.dumps({**json.loads(spec), "repeats": 1}))
@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'CPython + onnxruntime':<28}{statistics.median(native):>10.1f}"
           f"{pct(native, 90):>10.1f}")
     print("browser stages (median ms): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    models_ms = {k: statistics.median(r["models_ms"].get(k, 0.0) for r in embedded)
+                 for k in (embedded[0].get("models_ms", {}) if embedded else {})}
+    print("inside onnxruntime-web (median ms per frame): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in models_ms.items()))
     lt = data["long_tasks"]
     print(f"main-thread long tasks while working: {len(lt)}"
           + (f", longest {max(lt):.0f} ms" if lt else ""))
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         "frames": len(rows), "repeats": args.repeats,
         "browser_ms": {"median": statistics.median(per_frame), "p90": pct(per_frame, 90)},
         "cpython_ms": {"median": statistics.median(native), "p90": pct(native, 90)},
-        "stages_ms": stages, "long_tasks_ms": lt, "runtime": data["runtime"],
+        "stages_ms": stages, "models_ms": models_ms, "long_tasks_ms": lt,
+        "runtime": data["runtime"],
         "load_average": {"before": load_before, "after": load_after}}, indent=1))
     return 0
 

@@ -6,11 +6,14 @@ offset in cells, log width and height in cells) and five landmarks (offsets in c
 same order as MTCNN's (eye, eye, nose, mouth corner, mouth corner; image left first).
 
 The frame is read at the level of the 2x2-mean pyramid whose long side is nearest
-``input_long`` (a 640x480 camera frame: its 320x240 half), converted to BGR 0..255 and padded
-at the bottom and right to multiples of 32. Boxes and landmarks come back in frame pixels
-(pixel centres at integers). With ``landmarks="refine"`` the kept faces' landmarks are taken
-again by MTCNN's O-Net from their boxes (:func:`pyapp.face.mtcnn.refine_landmarks`, crop and
-mirror averaged), which reads the full-resolution frame instead of YuNet's half-size input.
+``input_long`` (a 640x480 camera frame: its 160x120 quarter), converted to BGR 0..255 and
+padded at the bottom and right to multiples of 32. When that finds no face, or only one
+narrower than ``retry_width`` pixels at that level, YuNet runs again one level finer (a face
+at arm's length fills the quarter frame well; a distant one gets the finer look it needs).
+Boxes and landmarks come back in frame pixels (pixel centres at integers). With
+``landmarks="refine"`` the kept faces' landmarks are taken again by MTCNN's O-Net from their
+boxes (:func:`pyapp.face.mtcnn.refine_landmarks`, crop and mirror averaged), which reads the
+full-resolution frame instead of YuNet's small input.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ ALIGN = 32  # YuNet's input height and width must be multiples of this
 class YuNetConfig:
     score: float = 0.6  # smallest sqrt(cls * obj) kept
     nms: float = 0.3  # IoU above which the weaker of two boxes is dropped
-    input_long: int = 320  # long side of the pyramid level YuNet reads (nearest one)
+    input_long: int = 160  # long side of the pyramid level YuNet reads first (nearest one)
+    retry_width: float = 40.0  # a largest face narrower than this (level pixels): look finer
     max_faces: int = 16
     # "yunet": YuNet's own landmarks; "refine": MTCNN's O-Net on each kept face's box
     landmarks: str = "refine"
@@ -107,13 +111,21 @@ class YuNetDetector:
     onet: Inference | None = None
     config: YuNetConfig = YuNetConfig()
 
+    async def run_level(self, levels: list[Image], level: int
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes, scores, landmarks of YuNet on one pyramid level (that level's pixels)."""
+        x = network_input(levels[level])
+        out = await self.model.run({"input": x})
+        return decode(out, x.shape[2], x.shape[3], self.config.score)
+
     async def detect(self, img: Image, levels: list[Image]) -> list[Face]:
         cfg = self.config
         level = level_for(img.shape[0], img.shape[1], len(levels), cfg.input_long)
-        src = levels[level]
-        x = network_input(src)
-        out = await self.model.run({"input": x})
-        boxes, scores, marks = decode(out, x.shape[2], x.shape[3], cfg.score)
+        boxes, scores, marks = await self.run_level(levels, level)
+        widest = float((boxes[:, 2] - boxes[:, 0]).max()) if boxes.shape[0] else 0.0
+        if level > 0 and widest < cfg.retry_width:
+            level -= 1
+            boxes, scores, marks = await self.run_level(levels, level)
         if boxes.shape[0] == 0:
             return []
         keep = nms(boxes, scores, cfg.nms)[: cfg.max_faces]

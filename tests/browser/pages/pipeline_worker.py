@@ -22,6 +22,22 @@ from pyapp.template.keys import derive_keys
 
 ORIGIN = str(dom.window.location.origin)
 STATE = {}
+MODEL_MS = {}  # with "profile": time inside each model's onnxruntime-web run, per frame
+
+
+def profile_models():
+    """Wrap every onnxruntime-web session's run to time it, by model role (bench only)."""
+    roles = {id(s): role for role, s in models._sessions.items()}
+    original = ort.OrtWebInference.run
+
+    async def timed(self, inputs):
+        t0 = time.perf_counter()
+        out = await original(self, inputs)
+        role = roles.get(id(self), "?")
+        MODEL_MS[role] = MODEL_MS.get(role, 0.0) + (time.perf_counter() - t0) * 1000
+        return out
+
+    ort.OrtWebInference.run = timed
 
 
 async def load():
@@ -58,7 +74,11 @@ async def run(spec_json):
         frames.append(frame_from_buffer(data, spec["width"], spec["height"]))
     out = []
     template = None
+    if spec.get("profile") and not STATE.get("profiled"):
+        profile_models()
+        STATE["profiled"] = True
     for frame in frames:
+        MODEL_MS.clear()
         times = []
         result = None
         for _ in range(spec.get("repeats", 1)):
@@ -88,6 +108,8 @@ async def run(spec_json):
             row = {"embedding": [float(v) for v in result.embedding],
                    "timings": result.timings, "box": [float(v) for v in result.face.box]}
         row["ms"] = times
+        if spec.get("profile"):
+            row["models_ms"] = {k: v / len(times) for k, v in MODEL_MS.items()}
         out.append(row)
     return json.dumps({"results": out, "runtime": STATE["runtime"]})
 

@@ -64,6 +64,7 @@ def test_network_input_is_bgr_padded_to_32() -> None:
 
 
 def test_level_for_reads_the_half_of_a_camera_frame() -> None:
+    assert level_for(480, 640, 3, 160) == 2
     assert level_for(480, 640, 3, 320) == 1
     assert level_for(720, 1280, 3, 320) == 2
     assert level_for(240, 320, 3, 320) == 0
@@ -98,7 +99,8 @@ def test_own_and_refined_landmarks_agree(models: Any, lfw_frame: Any) -> None:
     a = run(own.detect(img, levels))[0]
     b = run(models.detector.detect(img, levels))[0]
     assert a.box == b.box
-    assert np.abs(a.landmarks - b.landmarks).max() < 12.0  # pixels, on a face ~180 wide
+    # YuNet's own points come from the quarter frame (1 pixel there = 4 here)
+    assert np.abs(a.landmarks - b.landmarks).max() < 20.0  # pixels, on a face ~180 wide
     assert not np.array_equal(a.landmarks, b.landmarks)
 
 
@@ -107,3 +109,29 @@ def test_no_face_in_a_blank_or_noise_frame(models: Any) -> None:
     assert run(models.detector.detect(blank, pyramid(blank))) == []
     noise = rgb(np.random.default_rng(0).integers(0, 256, (480, 640, 4), dtype=np.uint8))
     assert run(models.detector.detect(noise, pyramid(noise))) == []
+
+
+def test_a_small_face_gets_a_second_finer_look(models: Any, lfw_photo: Any) -> None:
+    """A face too small for the quarter frame is found on the half frame: YuNet runs twice."""
+    from pyapp.face.frame import photo_frame
+
+    frame = np.zeros((480, 640, 4), np.uint8)
+    frame[..., 3] = 255
+    frame[200:300, 300:400] = photo_frame(lfw_photo("Aaron_Sorkin", 1), (100, 100))
+    calls: list[tuple[int, ...]] = []
+    inner = models.detector.model
+
+    class Counting:
+        async def run(self, inputs: Any) -> Any:
+            calls.append(tuple(inputs["input"].shape))
+            return await inner.run(inputs)
+
+    detector = replace(models.detector, model=Counting())
+    img = rgb(frame)
+    faces = run(detector.detect(img, pyramid(img)))
+    assert len(faces) == 1 and 30 < faces[0].width < 100
+    assert calls == [(1, 3, 128, 160), (1, 3, 256, 320)]
+    big = rgb(photo_frame(lfw_photo("Aaron_Sorkin", 1)))
+    calls.clear()
+    assert len(run(detector.detect(big, pyramid(big)))) == 1
+    assert calls == [(1, 3, 128, 160)]  # a face at arm's length: one look
