@@ -137,10 +137,16 @@ class FaceApp:
     async def run(self) -> None:
         consent_id = None
         if self.enrolling:
-            receipt = await self.api.post(protocol.ConsentGrant(
-                site=self.page.site, user=self.page.user, purpose=protocol.CONSENT_PURPOSE,
-                notice_version=self.page.notice_version, notice_sha256=self.page.notice_sha256,
-                language=self.page.notice_language), protocol.ConsentReceipt)
+            try:  # the record needs the holder's session, or for a new account the ticket
+                receipt = await self.api.post(protocol.ConsentGrant(
+                    site=self.page.site, user=self.page.user,
+                    purpose=protocol.CONSENT_PURPOSE, notice_version=self.page.notice_version,
+                    notice_sha256=self.page.notice_sha256,
+                    language=self.page.notice_language, session=self.session,
+                    ticket=self.ticket), protocol.ConsentReceipt)
+            except Refused as exc:
+                self.refused(exc)
+                return
             consent_id = receipt.consent_id
         self.say("hint", "camera_starting")
         try:
@@ -194,14 +200,7 @@ class FaceApp:
                                     consent_id=consent_id, api=self.api, mode=self.page.mode,
                                     session=self.session, ticket=self.ticket)
         except Refused as exc:
-            outcome = {"session_invalid": "enrol_verify_first",  # an account with credentials
-                       "already_enrolled": "enrol_verify_first",  # gets a face from its holder
-                       "ticket_required": "ticket_needed"}.get(exc.code)  # a new one: a ticket
-            if outcome is None:
-                raise
-            dom.set_text("hint", self.page.t("camera_off"))
-            self.result(outcome, False)
-            self.emit("fallback", reason=exc.code)
+            self.refused(exc)
             return
         self.templates.save(self.page.site, self.page.user, enrolment.template)
         self.session = enrolment.enrolled.session
@@ -209,6 +208,18 @@ class FaceApp:
         self.result("enrolled", True, site=self.page.site)
         self.enable_withdraw()
         self.emit("verified", method="face", assertion=enrolment.enrolled.assertion)
+
+    def refused(self, exc: Refused) -> None:
+        """Enrolment refused for who is asking: an account with credentials gets a face only
+        from its holder, a new one (or one closed before) only with the site's ticket."""
+        outcome = {"session_invalid": "enrol_verify_first",
+                   "already_enrolled": "enrol_verify_first",
+                   "ticket_required": "ticket_needed"}.get(exc.code)
+        if outcome is None:
+            raise exc
+        dom.set_text("hint", self.page.t("camera_off"))
+        self.result(outcome, False)
+        self.emit("fallback", reason=exc.code)
 
     async def do_verify(self, embedding: object) -> None:
         template = self.template if self.page.mode == "device" else None

@@ -42,7 +42,7 @@ def test_claims_and_checks() -> None:
 def test_session_tokens() -> None:
     key = b"k" * 32
     token = assertions.mint_session(key, "shop", "alice", "pwd", NOW)
-    assert assertions.check_session(key, token, "shop", "alice", NOW + 1) == "pwd"
+    assert assertions.check_session(key, token, "shop", "alice", NOW + 1).method == "pwd"
     for site, user, now in (("shop", "bob", NOW), ("bank", "alice", NOW),
                             ("shop", "alice", NOW + 10_000)):
         with pytest.raises(assertions.AssertionInvalid):
