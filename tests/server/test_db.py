@@ -136,6 +136,23 @@ def test_0003_closes_accounts_that_had_a_credential_and_drops_weak_keys(
     engine.dispose()
 
 
+def test_postgresql_tests_use_whatever_version_is_installed(tmp_path: Path) -> None:
+    """.ci/setup installs Debian's current postgresql (15 on bookworm, 17 on trixie, ...):
+    the fixture takes the newest installed, not a hard-coded version."""
+    from tests.server.conftest import find_pg_bin
+
+    for version, with_initdb in (("13", True), ("17", True), ("18", False)):
+        (tmp_path / version / "bin").mkdir(parents=True)
+        if with_initdb:
+            (tmp_path / version / "bin" / "initdb").write_text("")
+    assert find_pg_bin({}, tmp_path) == tmp_path / "17" / "bin"
+    assert find_pg_bin({"OWNFACE_PG_BIN": "/opt/pg/bin"}, tmp_path) == Path("/opt/pg/bin")
+    empty = tmp_path / "none"
+    empty.mkdir()
+    found = find_pg_bin({}, empty)  # no Debian tree: an initdb on the PATH, or nothing
+    assert found is None or (found / "initdb").exists()
+
+
 def test_unsupported_database() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         db.make_engine("mysql://x/y")
