@@ -124,9 +124,10 @@ def withdraw(store: Store, req: Withdraw, bearer: str | None = None) -> Withdraw
         if conn.execute(delete(challenges).where(challenges.c.site_id == site.id,
                                                   challenges.c.user == req.user)).rowcount:
             erased.append("open_challenges")
-        store.log(conn, site, "consent_withdrawn", req.user,
-                  ",".join(erased) + (" by admin" if bearer else "") if erased or bearer
-                  else None)
+        detail = ",".join(erased)
+        if bearer is not None:
+            detail = f"{detail} by admin".strip()
+        store.log(conn, site, "consent_withdrawn", req.user, detail or None)
     return Withdrawn(withdrawn_at=int(now), erased=erased)
 
 
