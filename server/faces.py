@@ -168,13 +168,14 @@ def _verify_write(store: Store, conn: Tx, keys: limits.Keys, values: dict[str, o
                   ) -> int:
     """The write half of a verification (what ``ownface_verify_v2`` does on PostgreSQL)."""
     now, policy = store.clock(), store.policy
-    if sql(conn, q.TAKE, values).fetchone() is None:  # no such challenge: nothing to audit
+    taken = sql(conn, q.TAKE_WITH_STATE, values).fetchone()
+    if taken is None:  # no such challenge: nothing to audit
         ok = limits.address_attempt(conn, keys.address, now, policy)
         return q.FAILED if ok else q.RATE_LIMITED
-    state = limits.state(conn, keys, now, policy)
+    state = limits.judge(taken[3:], now, policy)
     good = bool(values["signature_ok"]) and state.may_try
     if good:
-        limits.success(conn, keys, now, address_refund=1)
+        limits.success(conn, keys, now, address_refund=1, settled=state.settled)
     elif not values["signature_ok"]:
         limits.count_failure(conn, keys, now, policy, state.known)
     sql(conn, q.AUDIT, {"site": values["site"], "at": now, "subject": values["subject"],

@@ -107,12 +107,20 @@ class Keys:
 class State:
     may_try: bool  # not waiting, and the account is not guarded or the client is known
     known: bool  # the client signed in to the account within known_seconds
+    settled: bool = False  # a success would change nothing on the client's row
 
 
 def state(conn: Tx, keys: Keys, now: float, policy: Policy) -> State:
-    waiting, guarded, last = sql(conn, q.STATE, keys.values(now, policy)).fetchone()
-    known = float(last) > now - policy.known_seconds
-    return State(float(waiting) <= now and (float(guarded) <= now or known), known)
+    return judge(sql(conn, q.STATE, keys.values(now, policy)).fetchone(), now, policy)
+
+
+def judge(row: tuple[float, ...], now: float, policy: Policy) -> State:
+    """The state from what ``q.STATE`` reads (``q.TAKE_WITH_STATE`` reads the same after the
+    challenge's columns)."""
+    waiting, guarded, last, failures, noted = (float(v) for v in row)
+    known = last > now - policy.known_seconds
+    settled = failures == 0 and waiting <= 0 and noted >= now - q.KNOWN_REFRESH_SECONDS
+    return State(waiting <= now and (guarded <= now or known), known, settled)
 
 
 def count_failure(conn: Tx, keys: Keys, now: float, policy: Policy, known: bool) -> bool:
@@ -129,10 +137,12 @@ def count_failure(conn: Tx, keys: Keys, now: float, policy: Policy, known: bool)
 
 
 def success(conn: Tx, keys: Keys, now: float, account_refund: int = 0,
-            address_refund: int = 0) -> None:
+            address_refund: int = 0, settled: bool = False) -> None:
     """A sign-in: the client's count and wait are cleared and it is known to the account
-    from now on; attempts counted before the check go back to the account and address."""
-    sql(conn, q.CLIENT_SUCCESS, {"client": keys.client, "now": now})
+    from now on; attempts counted before the check go back to the account and address.
+    ``settled``: the client's row is already so (``State.settled``), nothing to write there."""
+    if not settled:
+        sql(conn, q.CLIENT_SUCCESS, {"client": keys.client, "now": now})
     if account_refund:
         sql(conn, q.REFUND, {"key": keys.account, "n": account_refund})
     address_success(conn, keys.address, address_refund)
@@ -183,4 +193,4 @@ def status(conn: Connection, key: str) -> tuple[int, float] | None:
 
 
 __all__ = ["Keys", "Policy", "State", "address_attempt", "address_success", "count_failure",
-           "delay", "forget_account", "password_delay", "state", "status", "success"]
+           "delay", "forget_account", "judge", "password_delay", "state", "status", "success"]

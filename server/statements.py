@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from server.tables import EVALUATED, FRESH, USED
 
 MAX_DOUBLINGS = 20  # a wait doubles at most this often (then max_delay caps it anyway)
+KNOWN_REFRESH_SECONDS = 3600  # how stale a client's noted last sign-in may get
 # (noqa S608 below: statements are assembled from this module's own constants; values always
 # travel as parameters)
 
@@ -65,11 +66,16 @@ _CLIENT_N = ("CASE WHEN :now - attempts.last_failure > :forget THEN 1 "
              "ELSE attempts.failures + 1 END")
 _ACCOUNT_FRESH = ":now - attempts.window_start >= :account_window"
 _ACCOUNT_N = f"CASE WHEN {_ACCOUNT_FRESH} THEN 1 ELSE attempts.failures + 1 END"
-# (waiting until, guarded until, last sign-in of this client) for one attempt
-STATE = ('SELECT coalesce((SELECT locked_until FROM attempts WHERE "key" = :client), 0), '
-         'coalesce((SELECT locked_until FROM attempts WHERE "key" = :account), 0), '
-         'coalesce((SELECT max(last_success) FROM attempts WHERE "key" IN (:client, :other)), '
-         '0)')
+# One attempt's counters: (client waits until, account guarded until, client's last sign-in
+# by either method, client's failures or -1 without a row, client's noted last sign-in)
+_STATE = ('coalesce((SELECT locked_until FROM attempts WHERE "key" = :client), 0), '
+          'coalesce((SELECT locked_until FROM attempts WHERE "key" = :account), 0), '
+          'coalesce((SELECT max(last_success) FROM attempts WHERE "key" IN (:client, :other)), '
+          '0), coalesce((SELECT failures FROM attempts WHERE "key" = :client), -1), '
+          'coalesce((SELECT last_success FROM attempts WHERE "key" = :client), 0)')
+STATE = f"SELECT {_STATE}"
+# A verify's take, with the state of its client's counters in the same statement.
+TAKE_WITH_STATE = f"{TAKE}, {_STATE}"
 # One failure of a client that may try: counted on the account (refused while it is guarded,
 # unless the client is known), then on the client (refused while it waits).
 ACCOUNT_FAILURE = (
@@ -86,9 +92,14 @@ CLIENT_FAILURE = (
     f'ON CONFLICT ("key") DO UPDATE SET failures = {_CLIENT_N}, '
     f"locked_until = {_wait(_CLIENT_N)}, last_failure = :now "
     "WHERE attempts.locked_until <= :now RETURNING failures")
+# A sign-in: clear the client's count and wait, and note when it last signed in (rewritten
+# only when there is something to clear or the note is over an hour old: most sign-ins of a
+# known client write nothing).
 CLIENT_SUCCESS = (
     f"INSERT INTO attempts {_COLUMNS} VALUES (:client, 0, :now, 0, 0, :now) "  # noqa: S608
-    'ON CONFLICT ("key") DO UPDATE SET failures = 0, locked_until = 0, last_success = :now')
+    'ON CONFLICT ("key") DO UPDATE SET failures = 0, locked_until = 0, last_success = :now '
+    "WHERE attempts.failures > 0 OR attempts.locked_until > 0 OR "
+    f"attempts.last_success < :now - {KNOWN_REFRESH_SECONDS}")
 ADDRESS_ATTEMPT = (
     f"INSERT INTO attempts {_COLUMNS} VALUES (:address, 1, :now, 0, :now, 0) "  # noqa: S608
     'ON CONFLICT ("key") DO UPDATE SET '
@@ -147,8 +158,7 @@ def functions() -> list[str]:
     """``DROP`` of the functions earlier versions installed, ``CREATE OR REPLACE`` of verify."""
     fixed = {"used": str(USED), "evaluated": str(EVALUATED), "fresh": str(FRESH),
              "n": "1", "key": "p_address"}
-    take = _bind(TAKE, fixed)
-    state = _bind(STATE, fixed)
+    take = _bind(TAKE_WITH_STATE, fixed)
     account = _bind(ACCOUNT_FAILURE, {**fixed, "known": "v_known"})
     client = _bind(CLIENT_FAILURE, fixed)
     success = _bind(CLIENT_SUCCESS, fixed)
@@ -171,10 +181,13 @@ DECLARE
     v_waiting double precision;
     v_guarded double precision;
     v_last double precision;
+    v_failures integer;
+    v_noted double precision;
     v_known boolean;
     v_good boolean;
 BEGIN
-    {take} INTO v_nonce, v_purpose, v_origin;
+    {take} INTO v_nonce, v_purpose, v_origin, v_waiting, v_guarded, v_last, v_failures,
+        v_noted;
     IF NOT FOUND THEN
         IF p_ip_limit <= 0 THEN
             RETURN {RATE_LIMITED};
@@ -185,11 +198,12 @@ BEGIN
         END IF;
         RETURN {FAILED};
     END IF;
-    {state} INTO v_waiting, v_guarded, v_last;
     v_known := v_last > p_known_since;
     v_good := p_signature_ok AND v_waiting <= p_now AND (v_guarded <= p_now OR v_known);
     IF v_good THEN
-        {success};
+        IF v_failures <> 0 OR v_waiting > 0 OR v_noted < p_now - {KNOWN_REFRESH_SECONDS} THEN
+            {success};
+        END IF;
         {refund};
     ELSIF NOT p_signature_ok THEN
         {account} INTO v_last;

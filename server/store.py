@@ -13,6 +13,7 @@ requests naming random sites cannot grow the server.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -40,6 +41,11 @@ _SITE_CACHE_SECONDS = 5.0
 SITE_CACHE_SIZE = 1024  # sites kept in memory per process (all of them on most servers)
 _SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation, '
          'enrol_tickets FROM sites WHERE name = :name')
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_tag(key: bytes, address: str) -> str:
+    return hmac.new(key, clients.bucket(address).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -120,9 +126,8 @@ class Store:
     def limit_keys(self, method: str, site: Site, user: str, address: str) -> limits.Keys:
         """The counters of one attempt; the client appears in them only as a keyed hash of
         its address (or /64), never as the address itself."""
-        key = self.keys.derived("client tag")
-        tag = hmac.new(key, clients.bucket(address).encode(), hashlib.sha256).hexdigest()[:16]
-        return limits.Keys.of(method, site.name, user, tag)
+        return limits.Keys.of(method, site.name, user,
+                              _client_tag(self.keys.derived("client tag"), address))
 
     def log(self, conn: Tx, site: Site, event: str, user: str | None = None,
             detail: str | None = None) -> None:
