@@ -42,6 +42,7 @@ from server.store import Site, Store
 from server.tables import EVALUATED, FRESH, USED, consents, templates
 
 SCHEME = "ed25519+oprf-ristretto255/1"
+PURGE_ATTEMPTS_SECONDS = 600.0  # how often a worker drops counters that mean nothing now
 _DUMMY_PUBLIC = Ed25519PublicKey.from_public_bytes(bytes.fromhex(
     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))  # RFC 8032 test 1
 _HELPER = ("SELECT t.helper_sealed FROM templates t JOIN users u ON u.id = t.user_id "
@@ -93,6 +94,9 @@ def challenge(store: Store, req: ChallengeRequest, origin: str | None, kiosk: st
     if random.random() < 0.01:
         with store.raw.write(single=True) as conn:
             sql(conn, q.PURGE_CHALLENGES, {"before": now - 60})
+    if store.due("attempts", PURGE_ATTEMPTS_SECONDS):
+        with store.raw.write(single=True) as conn:
+            limits.purge(conn, now, store.policy)
     return Challenge(challenge_id=cid, nonce=nonce, expires_at=expires, helper=helper)
 
 
@@ -152,8 +156,9 @@ def verify(store: Store, req: VerifyRequest, origin: str | None, address: str) -
     values = {**where, **keys.values(now, store.policy), "used": USED,
               "signature_ok": signature_ok, "subject": store.keys.pseudonym(site.name, req.user)}
     if store.raw.pg:
+        call = q.verify_call(tuple((name, values[name]) for name in q.POLICY_PARAMS))
         with store.raw.write(single=True) as conn:
-            outcome = int(sql(conn, q.verify_call(), values).fetchone()[0])
+            outcome = int(sql(conn, call, values).fetchone()[0])
     else:
         with store.raw.write() as conn:
             outcome = _verify_write(store, conn, keys, values)

@@ -163,6 +163,16 @@ def address_success(conn: Tx, key: str, n: int = 1) -> None:
         sql(conn, q.REFUND, {"key": key, "n": n})
 
 
+def purge(conn: Tx, now: float, policy: Policy) -> None:
+    """Drop rows that count nothing any more: no failure for ``forget_after``, no wait or
+    guard running, no sign-in within ``known_seconds`` (they would start from zero anyway;
+    this keeps the table to the clients that matter)."""
+    sql(conn, q.PURGE_ATTEMPTS, {"idle": now - policy.forget_after, "now": now,
+                                 "known": now - policy.known_seconds,
+                                 "window": now - max(policy.ip_window_seconds,
+                                                     policy.account_window)})
+
+
 def password_delay(failures: int, policy: Policy) -> float:
     """Seconds a client waits after its given number of password failures on an account."""
     return delay(failures, policy.password_free, policy)
@@ -193,4 +203,5 @@ def status(conn: Connection, key: str) -> tuple[int, float] | None:
 
 
 __all__ = ["Keys", "Policy", "State", "address_attempt", "address_success", "count_failure",
-           "delay", "forget_account", "judge", "password_delay", "state", "status", "success"]
+           "delay", "forget_account", "judge", "password_delay", "purge", "state", "status",
+           "success"]

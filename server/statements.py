@@ -13,6 +13,8 @@ REPLACE``, under the migration lock); the version in its name changes with its s
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Mapping
 
@@ -38,13 +40,13 @@ TAKE = ('UPDATE challenges SET state = :used WHERE id = :id AND site_id = :site 
         'expires_at > :now AND origin = :origin RETURNING nonce, purpose, origin')
 # What a verify needs before it writes: always exactly one row, whatever is missing, so every
 # failure runs the same statements.
-VERIFY_READ = ('SELECT c.nonce, c.purpose, t.public_key, u.generation '
-               'FROM (SELECT 1 AS one) AS x '
-               'LEFT JOIN users u ON u.site_id = :site AND u.external_id = :user '
-               'LEFT JOIN templates t ON t.user_id = u.id '
-               'LEFT JOIN challenges c ON c.id = :id AND c.site_id = :site AND '
-               'c."user" = :user AND c.state = :evaluated AND c.purpose IN (:p1, :p2) AND '
-               'c.expires_at > :now AND c.origin = :origin')
+VERIFY_READ = ('SELECT c.nonce, c.purpose, (SELECT t.public_key FROM templates t JOIN users u '
+               'ON u.id = t.user_id WHERE u.site_id = :site AND u.external_id = :user), '
+               '(SELECT u.generation FROM users u WHERE u.site_id = :site AND '
+               'u.external_id = :user) '
+               'FROM (SELECT 1 AS one) AS x LEFT JOIN challenges c ON c.id = :id AND '
+               'c.site_id = :site AND c."user" = :user AND c.state = :evaluated AND '
+               'c.purpose IN (:p1, :p2) AND c.expires_at > :now AND c.origin = :origin')
 
 # --- attempt counters (server.limits) ----------------------------------------------------------
 # In an upsert's UPDATE branch every column reference is the row's value before the update.
@@ -109,6 +111,8 @@ ADDRESS_ATTEMPT = (
     "ELSE attempts.window_start END, last_failure = :now "
     "WHERE :now - attempts.window_start >= :window OR attempts.failures < :ip_limit "
     "RETURNING failures")
+PURGE_ATTEMPTS = ("DELETE FROM attempts WHERE last_failure < :idle AND window_start < :window "
+                  "AND locked_until < :now AND last_success < :known")
 REFUND = ('UPDATE attempts SET failures = CASE WHEN failures > :n THEN failures - :n ELSE 0 '
           'END WHERE "key" = :key AND failures > 0')
 # A challenge on PostgreSQL: the address count and the insert in one statement (no row is
@@ -150,8 +154,27 @@ def _bind(statement: str, values: Mapping[str, str]) -> str:
     return _PARAM.sub(sub, statement)
 
 
-def verify_call() -> str:
-    return f"SELECT {VERIFY_FUNCTION}({', '.join(':' + n for n in _VERIFY_PARAMS)})"
+# the policy's numbers: the same for every call one server makes
+POLICY_PARAMS = ("forget", "free", "base", "max_delay", "account_limit", "account_window",
+                 "window", "ip_limit")
+
+
+@functools.lru_cache(maxsize=16)
+def verify_call(policy: tuple[tuple[str, float], ...]) -> str:
+    """The call of the verify function, with the policy's numbers (``POLICY_PARAMS``) written
+    in as typed constants, so that each call binds only what changes."""
+    fixed = dict(policy)
+    args = []
+    for name in _VERIFY_PARAMS:
+        if name not in fixed:
+            args.append(f":{name}")
+            continue
+        value = float(fixed[name])
+        if not math.isfinite(value):
+            raise ValueError(f"the limit {name} must be a finite number")
+        kind = _TYPES[name]
+        args.append(f"CAST({int(value) if kind == 'integer' else value!r} AS {kind})")
+    return f"SELECT {VERIFY_FUNCTION}({', '.join(args)})"
 
 
 def functions() -> list[str]:

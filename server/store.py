@@ -73,6 +73,7 @@ class Store:
     _sites: OrderedDict[str, tuple[float, Site]] = field(default_factory=OrderedDict,
                                                          repr=False)
     _sites_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _chores: dict[str, float] = field(default_factory=dict, repr=False)
     raw: Raw = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -103,6 +104,15 @@ class Store:
             while len(self._sites) > SITE_CACHE_SIZE:
                 self._sites.popitem(last=False)
         return found
+
+    def due(self, chore: str, every: float) -> bool:
+        """True at most once per ``every`` seconds per chore and process (housekeeping)."""
+        now = time.monotonic()
+        with self._sites_lock:
+            if now - self._chores.get(chore, -1e18) < every:
+                return False
+            self._chores[chore] = now
+        return True
 
     def forget_sites(self) -> None:
         with self._sites_lock:

@@ -330,3 +330,22 @@ def test_racing_failures_spend_the_budget_exactly_once(tmp_path: Path, database_
     for s in stores:
         s.raw.dispose()  # type: ignore[union-attr]
         s.engine.dispose()  # type: ignore[union-attr]
+
+
+def test_counters_that_mean_nothing_any_more_are_dropped(proxied: Api, clock: FakeClock) -> None:
+    """Failures a day old, over windows and waits: their rows go (the table holds the clients
+    that matter); a client that signed in within known_seconds stays known."""
+    _alice(proxied)
+    for address in (STRANGER, ELSEWHERE):
+        assert proxied.at(address).verify("alice", MALLORY).status_code == 401
+    store = _store(proxied)
+    clock.advance(POLICY.forget_after + POLICY.account_window + 1)
+    with store.engine.begin() as conn:
+        limits.purge(conn, clock.now, store.policy)
+    for address in (STRANGER, ELSEWHERE):
+        assert _client_status(proxied, "face", "alice", address) is None
+    assert _client_status(proxied, "face", "alice", HOLDER) == (0, 0.0)  # known: kept
+    clock.advance(POLICY.known_seconds)
+    with store.engine.begin() as conn:
+        limits.purge(conn, clock.now, store.policy)
+    assert _client_status(proxied, "face", "alice", HOLDER) is None
