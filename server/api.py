@@ -9,9 +9,10 @@ Refusals are ``ErrorBody`` JSON with a stable code. See docs/api.md.
 POST endpoints are plain ASGI callables (``server.endpoints.Post``): no Request or Response, and
 ``server.cors.ApiGate`` hands them their exact path from a dict instead of routing. Steps
 that take long (argon2, the SQLAlchemy flows) run in the thread pool. The face steps
-(challenge, evaluate, verify) run on the event loop: each is one or two short statements
-(SQLite behind the writer lock, PostgreSQL one function call), and the thread hop cost more
-CPU than the work (measured: about 0.3 ms per request). With a PostgreSQL server far away
+(challenge, evaluate, verify) run on the event loop: each is a few short statements
+(SQLite behind the writer lock, PostgreSQL one statement or one function call), and the
+thread hop cost more CPU than the work (measured: about 0.3 ms per request). With a
+PostgreSQL server far away
 (milliseconds per round trip) set ``OWNFACE_DB_INLINE=0`` to run them in the thread pool.
 """
 
