@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     settings = Settings(data_dir=work / "data", port=port, public_origin=origin,
-                        extra={"face_lock_seconds": 1})
+                        extra={"base_delay": 1, "max_delay": 1})  # (waits never matter)
     assets.setup(settings, quiet=True)
     engine = db.make_engine(settings.database)
     db.migrate(engine)

@@ -21,8 +21,9 @@ against all different-person pairs (7.2 million on the full set).
 face-api.js runs in Chromium, batched through ``page.evaluate`` (measured: ~0.3 s a frame,
 against ~0.7-1.1 s in Node 20 with @tensorflow/tfjs-backend-wasm, whose wasm backend is
 much slower there), so a cold run over 3,811 photos takes ~25 minutes. Descriptors and
-embeddings are cached per photo under ``/work/cache/h5/`` (keyed by the pinned face-api
-lock and the model manifest), so a re-run takes seconds; an interrupted run resumes.
+embeddings are cached per photo under ``.cache/bench/`` in the repository, or
+``$OWNFACE_BENCH_CACHE`` (keyed by the pinned face-api lock and the model manifest), so a
+re-run takes seconds; an interrupted run resumes.
 
     .venv/bin/python bench/compare_accuracy.py [--pipeline v2] [--lfw DIR] [--smoke] [--json OUT]
 """
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -56,7 +58,7 @@ from bench.faceapi.accuracy import (  # noqa: E402
 from pyapp.evaluate import list_images, read_pairs  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
-CACHE = Path("/work/cache/h5")
+CACHE = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench"))
 OUT = ROOT / "bench" / "out" / "compare_accuracy.json"
 PROTECTION_JSON = ROOT / "bench" / "out" / "protection.json"
 PIPELINE = "v2"  # --pipeline

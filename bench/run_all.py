@@ -12,7 +12,8 @@ and does not stop the others. Scripts that are not in the checkout are skipped. 
 of the default test command; tests/bench/test_smoke.py runs the smoke modes of the
 side-by-side scripts.
 
-The 15-minute budget assumes compare_accuracy's per-photo caches (/work/cache/h5/) are filled:
+The 15-minute budget assumes compare_accuracy's per-photo caches (``.cache/bench/``, or
+``$OWNFACE_BENCH_CACHE``) are filled:
 the very first face-api.js pass over 3,811 photos takes ~10 min (TinyFaceDetector) to ~40 min
 (SSD MobileNet v1, on a loaded machine). Fill them once with
 ``bench/compare_accuracy.py`` and ``bench/compare_accuracy.py --detector tiny`` (resumable).
@@ -36,7 +37,9 @@ sys.path.insert(0, str(ROOT))
 from bench.faceapi import machine, results  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-EMBEDDINGS = Path("/work/cache/h5/ownface-embeddings.npz")  # written by compare_accuracy
+# written by compare_accuracy (its cache)
+EMBEDDINGS = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench")
+                  ) / "ownface-embeddings.npz"
 
 
 @dataclass(frozen=True)

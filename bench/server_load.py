@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -403,7 +404,7 @@ def run_case(db: str, workers: int, seconds: float, cluster: PostgresCluster | N
         cluster.new_database() if cluster else "")
     add_site(url)
     env = {"OWNFACE_IP_LIMIT": LIFTED, "OWNFACE_PASSWORD_FREE": LIFTED,
-           "OWNFACE_FACE_LIMIT": LIFTED, **(more_env or {})}
+           "OWNFACE_FACE_LIMIT": LIFTED, "OWNFACE_ACCOUNT_LIMIT": LIFTED, **(more_env or {})}
     server = UvicornServer(data, url, workers=workers, extra_env=env, cwd=server_root,
                            args=uvicorn_args)
     meter = Meter(server, cluster if db == "postgres" else None)
@@ -427,6 +428,7 @@ def run_case(db: str, workers: int, seconds: float, cluster: PostgresCluster | N
         return result
     finally:
         server.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _print(results: list[dict[str, Any]]) -> None:
@@ -496,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         if cluster:
             cluster.stop()
     _print(results)
-    from server.passwords import OWASP
+    from server.hashing import OWASP
 
     print(f"\npasswords: argon2id m={OWASP.memory_kib} KiB, t={OWASP.time_cost}, "
           f"p={OWASP.parallelism}; 4 in flight")
@@ -504,11 +506,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average now: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} "
           "CPUs (wall-clock numbers share those with the client and other jobs)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    root = "." if args.server_root is None else os.path.relpath(args.server_root, ROOT)
     args.out.write_text(json.dumps({"machine_cpus": os.cpu_count(), "load_average": load,
-                                    "server_root": str(args.server_root or ROOT),
+                                    "server_root": root,
                                     "uvicorn_args": list(stack), "env": args.env,
                                     "results": results}, indent=2))
-    print(f"wrote {args.out}")
+    print(f"wrote {os.path.relpath(args.out, ROOT)}")
     return 0
 
 

@@ -63,7 +63,7 @@ EN: dict[str, str] = {
     "renewed": "Done. Your face template now uses the new face model; the old one is "
                "replaced.",
     "not_matched": "That did not match. You can try again, or use a password.",
-    "locked": "Face verification is paused for this account after several tries. Please use "
+    "locked": "Face verification is paused on this device after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
     "enrol_verify_first": "This account already has a password or a face set up. Verify with "
@@ -148,7 +148,7 @@ ZH: dict[str, str] = {
     "renew_button": "更新我的人脸模板",
     "renewed": "完成。您的人脸模板现已使用新的人脸模型，旧模板已被替换。",
     "not_matched": "未能匹配。您可以再试一次，或改用密码。",
-    "locked": "多次尝试后，此账户的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
+    "locked": "多次尝试后，此设备上的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
     "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",
     "ticket_needed": "本网站只允许从其自己的页面创建新账户。请从您已登录的该网站页面打开此处。",

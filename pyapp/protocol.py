@@ -65,6 +65,7 @@ MAX_ASSERTION_CHARS = 4096  # a compact JWS
 MIN_PASSWORD_CHARS = 8
 MAX_PASSWORD_CHARS = 128
 MAX_NOTICE_CHARS = 20_000
+MAX_FIELD_CHARS = 100  # a field name echoed in an ErrorBody (longer ones are shortened)
 
 # --- parameters shared by client and server --------------------------------------------------
 OPRF_SUITE = "ristretto255-SHA512"  # RFC 9497, mode 0x00 (OPRF)
@@ -86,6 +87,7 @@ SESSION_TTL_SECONDS = 600
 MAX_TICKET_TTL_SECONDS = 86_400  # a ticket expiring later than this is refused
 TICKET_LABEL = b"OwnFace/1 enrolment ticket"
 ASSERTION_TTL_SECONDS = 120
+REAUTH_SECONDS = 300  # a face session this fresh may change a password without the old one
 
 # --- refusals: error code -> (HTTP status, message) -----------------------------------------
 ERRORS: dict[str, tuple[int, str]] = {
@@ -94,9 +96,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     "challenge_invalid": (400, "The challenge is unknown, expired, already used or for "
                                "another site, user, purpose or origin."),
     "wrong_mode": (400, "This site's storage mode does not allow that."),
+    "invalid_key": (400, "The public key is not a usable Ed25519 key."),
     "not_verified": (401, "Not verified."),
     "session_invalid": (401, "The session is missing, expired or for another account."),
     "unauthorized": (401, "Send the site's admin token: Authorization: Bearer <token>."),
+    "reauth_required": (401, "Confirm it is you first: give your current password, or verify "
+                             "your face again."),
     "forbidden": (403, "Not allowed."),
     "origin_not_allowed": (403, "This origin is not allowed for this site."),
     "kiosk_required": (403, "This site keeps templates for its own kiosks: verify at one of "
@@ -114,7 +119,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "too_large": (413, "The request body is too large."),
     "unsupported_media_type": (415, "Send JSON (Content-Type: application/json)."),
     "weak_password": (422, "The password is too weak."),
-    "rate_limited": (429, "Too many attempts from this address; try again later."),
+    "rate_limited": (429, "Too many requests from this address; try again later."),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -164,6 +169,12 @@ def signed_message(purpose: str, site: str, user: str, origin: str, challenge_id
 
 
 # --- field checks ----------------------------------------------------------------------------
+def shown_field(name: str) -> str:
+    """A field name as an error may echo it: at most ``MAX_FIELD_CHARS`` characters."""
+    name = str(name)
+    return name if len(name) <= MAX_FIELD_CHARS else name[:MAX_FIELD_CHARS - 3] + "..."
+
+
 def _text(value: object, field: str, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ProtocolError(field, f"must be {what}")
@@ -202,8 +213,9 @@ class Message:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - {"v", *names})
         if unknown:
-            raise ProtocolError(unknown[0], "unknown field")
-        if data.get("v") != VERSION:
+            raise ProtocolError(shown_field(unknown[0]), "unknown field")
+        version = data.get("v")
+        if type(version) is not int or version != VERSION:  # not True, not 1.0
             raise ProtocolError("v", f"unsupported protocol version (this server speaks {VERSION})")
         missing = [n for n in names if n not in data and not cls._optional(n)]
         if missing:
@@ -233,6 +245,9 @@ class Message:
 
 @dataclass(frozen=True, repr=False)
 class ConsentGrant(Message):
+    """Record consent. For an account that has a credential it needs the holder's session;
+    for a new one, on a site that requires enrolment tickets, the ticket."""
+
     KIND: ClassVar[str] = "consent"
     site: str
     user: str
@@ -240,6 +255,12 @@ class ConsentGrant(Message):
     notice_version: int
     notice_sha256: str
     language: str
+    session: bytes | None = None
+    ticket: bytes | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name in ("session", "ticket")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,6 +275,8 @@ class ConsentGrant(Message):
             "notice_sha256": _text(d["notice_sha256"], "notice_sha256", _HEX64,
                                    "64 lowercase hex digits"),
             "language": _text(d["language"], "language", _LANGUAGE, "a language tag like en"),
+            "session": _session(d.get("session"), optional=True),
+            "ticket": _ticket(d.get("ticket")),
         }
 
 
@@ -488,18 +511,26 @@ class Enrolled(Message):
 @dataclass(frozen=True, repr=False)
 class Verified(Message):
     """Success of a face or password verification: an assertion for the business's backend
-    (a JWS to verify against the site's JWK set) and a session token for this widget."""
+    (a JWS to verify against the site's JWK set) and a session token for this widget. A
+    verification for withdrawal (purpose ``withdraw``) has no assertion: it is no login, and
+    its session serves only withdrawal and erasure."""
 
     KIND: ClassVar[str] = "verified"
     method: str
-    assertion: str
     session: bytes
     expires_at: int
+    assertion: str | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "assertion"
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        assertion = d.get("assertion")
         return {"method": _choice(d["method"], "method", METHODS),
-                "assertion": _assertion(d["assertion"]), "session": _session(d["session"]),
+                "assertion": None if assertion is None else _assertion(assertion),
+                "session": _session(d["session"]),
                 "expires_at": _timestamp(d["expires_at"], "expires_at")}
 
 
@@ -512,20 +543,27 @@ def _assertion(value: object) -> str:
 
 @dataclass(frozen=True, repr=False)
 class _Account(Message):
-    """A request about one account, authorised by a session token."""
+    """A request about one account: with the user's session, or the site's admin token in
+    the Authorization header (then ``session`` is left out)."""
 
     site: str
     user: str
-    session: bytes
+    session: bytes | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "session"
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
         return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
-                "session": _session(d["session"])}
+                "session": _session(d.get("session"), optional=True)}
 
 
 @dataclass(frozen=True, repr=False)
 class Withdraw(_Account):
+    """Withdraw consent and erase the template at once."""
+
     KIND: ClassVar[str] = "withdraw"
 
 
@@ -542,23 +580,10 @@ class Withdrawn(Message):
 
 
 @dataclass(frozen=True, repr=False)
-class Erase(Message):
-    """Erase everything about one user: with the user's session, or the site's admin token
-    in the Authorization header (then ``session`` is left out)."""
+class Erase(_Account):
+    """Erase everything about one user."""
 
     KIND: ClassVar[str] = "erase"
-    site: str
-    user: str
-    session: bytes | None = None
-
-    @classmethod
-    def _optional(cls, name: str) -> bool:
-        return name == "session"
-
-    @classmethod
-    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
-        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
-                "session": _session(d.get("session"), optional=True)}
 
 
 @dataclass(frozen=True, repr=False)
@@ -614,17 +639,31 @@ class PasswordVerify(Message):
 
 @dataclass(frozen=True, repr=False)
 class PasswordChange(Message):
+    """Change the password: the holder's session and either the current password or a face
+    session at most ``REAUTH_SECONDS`` old."""
+
     KIND: ClassVar[str] = "password change"
     site: str
     user: str
     session: bytes
     new_password: str
+    current_password: str | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "current_password"
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        current = d.get("current_password")
+        if current is not None and (not isinstance(current, str)
+                                    or len(current) > MAX_PASSWORD_CHARS):
+            raise ProtocolError("current_password", f"must be text of at most "
+                                                    f"{MAX_PASSWORD_CHARS} characters")
         return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
                 "session": _session(d["session"]),
-                "new_password": _password(d["new_password"], "new_password")}
+                "new_password": _password(d["new_password"], "new_password"),
+                "current_password": current}
 
 
 @dataclass(frozen=True, repr=False)
@@ -657,7 +696,7 @@ class ErrorBody(Message):
         if not isinstance(message, str) or len(message) > 500:
             raise ProtocolError("message", "must be text")
         field = d.get("field")
-        if field is not None and (not isinstance(field, str) or len(field) > 100):
+        if field is not None and (not isinstance(field, str) or len(field) > MAX_FIELD_CHARS):
             raise ProtocolError("field", "must be text")
         return {"error": code, "message": message, "field": field}
 

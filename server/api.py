@@ -9,9 +9,10 @@ Refusals are ``ErrorBody`` JSON with a stable code. See docs/api.md.
 POST endpoints are plain ASGI callables (``server.endpoints.Post``): no Request or Response, and
 ``server.cors.ApiGate`` hands them their exact path from a dict instead of routing. Steps
 that take long (argon2, the SQLAlchemy flows) run in the thread pool. The face steps
-(challenge, evaluate, verify) run on the event loop: each is one or two short statements
-(SQLite behind the writer lock, PostgreSQL one function call), and the thread hop cost more
-CPU than the work (measured: about 0.3 ms per request). With a PostgreSQL server far away
+(challenge, evaluate, verify) run on the event loop: each is a few short statements
+(SQLite behind the writer lock, PostgreSQL one statement or one function call), and the
+thread hop cost more CPU than the work (measured: about 0.3 ms per request). With a
+PostgreSQL server far away
 (milliseconds per round trip) set ``OWNFACE_DB_INLINE=0`` to run them in the thread pool.
 """
 
@@ -29,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
-from pyapp.errors import Refused
+from pyapp.errors import ProtocolError, Refused
 from pyapp.protocol import (
     API_PREFIX,
     ChallengeRequest,
@@ -42,16 +43,27 @@ from pyapp.protocol import (
     PasswordChange,
     PasswordSet,
     PasswordVerify,
-    Verified,
     VerifyRequest,
     Withdraw,
+    check_id,
 )
-from server import audit_export, consent, db, keys, limits, openapi, passwords
-from server.assertions import issue, jwks, mint_session
+from server import (
+    accounts,
+    audit_export,
+    consent,
+    db,
+    faces,
+    hashing,
+    keys,
+    limits,
+    openapi,
+    passwords,
+)
+from server.assertions import jwks
 from server.cors import ApiGate
 from server.endpoints import Caller, Post, refusal
 from server.settings import Settings
-from server.store import Site, Store
+from server.store import Store, scheme_file
 
 M = TypeVar("M", bound=Message)
 
@@ -69,10 +81,11 @@ def error(code: str, message: str = "", field_name: str | None = None) -> JSONRe
     return JSONResponse(body, status, headers=headers)
 
 
-def kiosk_token(authorization: str | None) -> str | None:
-    """``Authorization: Kiosk <token>``: a portable site's kiosk asking for helper data."""
-    if authorization and authorization[:6].lower() == "kiosk ":
-        return authorization[6:].strip()
+def _scheme_token(authorization: str | None, scheme: str) -> str | None:
+    """``Authorization: <scheme> <token>`` (case-insensitive scheme), else None."""
+    prefix = scheme + " "
+    if authorization and authorization[:len(prefix)].lower() == prefix:
+        return authorization[len(prefix):].strip()
     return None
 
 
@@ -80,24 +93,16 @@ def build(settings: Settings) -> ApiParts:
     engine = db.make_engine(settings.database)
     extra = settings.extra
     clock: Callable[[], float] = extra.get("clock") or time.time
-    params = passwords.Argon2Params(
-        time_cost=int(extra.get("argon2_time_cost", passwords.OWASP.time_cost)),
-        memory_kib=int(extra.get("argon2_memory_kib", passwords.OWASP.memory_kib)),
-        parallelism=int(extra.get("argon2_parallelism", passwords.OWASP.parallelism)))
+    params = hashing.Argon2Params(
+        time_cost=int(extra.get("argon2_time_cost", hashing.OWASP.time_cost)),
+        memory_kib=int(extra.get("argon2_memory_kib", hashing.OWASP.memory_kib)),
+        parallelism=int(extra.get("argon2_parallelism", hashing.OWASP.parallelism)))
     store = Store(engine=engine, keys=keys.load(settings),
                   issuer=settings.public_origin or "ownface",
-                  policy=limits.Policy.from_extra(extra), hasher=passwords.Hasher(params),
-                  clock=clock, public_origin=settings.public_origin)
-
-    def assertion(site: Site, user: str, method: str) -> tuple[str, int]:
-        return issue(store.keys.signing_key(site.name, site.key_generation), store.issuer,
-                     site.name, user, method, store.clock())
-
-    def verified(site: Site, user: str, method: str) -> Verified:
-        token, exp = assertion(site, user, method)
-        session = mint_session(store.keys.session_mac_key(), site.name, user, method,
-                               store.clock())
-        return Verified(method=method, assertion=token, session=session, expires_at=exp)
+                  policy=limits.Policy.from_extra(extra), hasher=hashing.Hasher(params),
+                  clock=clock, public_origin=settings.public_origin,
+                  face_pipeline=settings.face_pipeline,
+                  scheme_file=scheme_file(settings.models_dir, settings.face_pipeline))
 
     def origin_for(caller: Caller, site_name: str) -> str | None:
         """A request's Origin; a present one must be allowed for the named site."""
@@ -108,51 +113,56 @@ def build(settings: Settings) -> ApiParts:
     # --- POST handlers ----------------------------------------------------------------------
     def h_consent(caller: Caller, req: ConsentGrant) -> Message:
         origin_for(caller, req.site)
-        return consent.grant(store, req)
+        return consent.grant(store, req, caller.address)
 
     def h_withdraw(caller: Caller, req: Withdraw) -> Message:
         origin_for(caller, req.site)
-        return consent.withdraw(store, req)
+        bearer = _scheme_token(caller.authorization, "bearer")
+        if bearer is None and req.session is None:
+            raise Refused("session_invalid")
+        return consent.withdraw(store, req, bearer)
 
     def h_erase(caller: Caller, req: Erase) -> Message:
         origin_for(caller, req.site)
-        auth = caller.authorization
-        bearer = auth[7:] if auth and auth[:7].lower() == "bearer " else None
+        bearer = _scheme_token(caller.authorization, "bearer")
         if bearer is None and req.session is None:
             raise Refused("session_invalid")
         return consent.erase(store, req, bearer)
 
     def h_challenge(caller: Caller, req: ChallengeRequest) -> Message:
-        return store.challenge(req, caller.origin, kiosk_token(caller.authorization))
+        return faces.challenge(store, req, caller.origin,
+                               _scheme_token(caller.authorization, "kiosk"), caller.address)
 
     def h_evaluate(caller: Caller, req: EvaluateRequest) -> Message:
-        return store.evaluate(req, origin_for(caller, req.site), caller.address)
+        return faces.evaluate(store, req, origin_for(caller, req.site))
 
     def h_enrol(caller: Caller, req: EnrolRequest) -> Message:
-        site = store.enrol(req, origin_for(caller, req.site), caller.address)
-        token, _ = assertion(site, req.user, "face")
-        session = mint_session(store.keys.session_mac_key(), site.name, req.user, "face",
-                               store.clock())
-        return Enrolled(storage_mode=site.storage_mode, assertion=token, session=session)
+        site, generation = faces.enrol(store, req, origin_for(caller, req.site),
+                                       caller.address)
+        done = accounts.login(store, site, req.user, "face", generation)
+        assert done.assertion is not None
+        return Enrolled(storage_mode=site.storage_mode, assertion=done.assertion,
+                        session=done.session)
 
     def h_verify(caller: Caller, req: VerifyRequest) -> Message:
-        if store.verify(req, origin_for(caller, req.site), caller.address):
-            return verified(store.site(req.site), req.user, "face")
-        raise Refused("not_verified")
+        login = faces.verify(store, req, origin_for(caller, req.site), caller.address)
+        return accounts.login(store, store.site(req.site), req.user, "face", login.generation,
+                              login.purpose)
 
     def h_password_set(caller: Caller, req: PasswordSet) -> Message:
         origin_for(caller, req.site)
-        return passwords.set_password(store, req)
+        return passwords.set_password(store, req, caller.address)
 
     def h_password_verify(caller: Caller, req: PasswordVerify) -> Message:
         origin_for(caller, req.site)
-        if passwords.verify_password(store, req, caller.address):
-            return verified(store.site(req.site), req.user, "pwd")
-        raise Refused("not_verified")
+        generation = passwords.verify_password(store, req, caller.address)
+        if generation is None:
+            raise Refused("not_verified")
+        return accounts.login(store, store.site(req.site), req.user, "pwd", generation)
 
     def h_password_change(caller: Caller, req: PasswordChange) -> Message:
         origin_for(caller, req.site)
-        return passwords.change_password(store, req)
+        return passwords.change_password(store, req, caller.address)
 
     choice = str(extra.get("db_inline", "")).strip().lower()
     inline = choice not in ("0", "false", "no")
@@ -170,35 +180,37 @@ def build(settings: Settings) -> ApiParts:
     }
 
     # --- GET endpoints ----------------------------------------------------------------------
-    async def notice(request: Request) -> Response:
-        lang = request.query_params.get("lang")
+    # The site in the path is checked like the one in a POST body (400 naming ``site``), and
+    # a site that does not exist is looked up, never remembered (``Store.site``).
+    async def site_get(request: Request, work: Callable[[str], Response]) -> Response:
         try:
-            found = await run_in_threadpool(consent.notice, store, request.path_params["site"],
-                                            lang)
+            name = check_id(request.path_params["site"], "site")
+            return await run_in_threadpool(work, name)
+        except ProtocolError as exc:
+            return error("bad_request", str(exc), exc.field)
         except Refused as exc:
             return error(exc.code)
-        return JSONResponse(found.to_json(), headers={"Cache-Control": "no-cache"})
+
+    async def notice(request: Request) -> Response:
+        def work(name: str) -> Response:
+            found = consent.notice(store, name, request.query_params.get("lang"))
+            return JSONResponse(found.to_json(), headers={"Cache-Control": "no-cache"})
+        return await site_get(request, work)
 
     async def key_set(request: Request) -> Response:
-        try:
-            site = await run_in_threadpool(store.site, request.path_params["site"])
-        except Refused as exc:
-            return error(exc.code)
-        gens = [g for g in (site.key_generation, site.key_generation - 1) if g >= 1]
-        body = jwks([store.keys.signing_key(site.name, g) for g in gens])
-        return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+        def work(name: str) -> Response:
+            site = store.site(name)
+            gens = [g for g in (site.key_generation, site.key_generation - 1) if g >= 1]
+            body = jwks([store.keys.signing_key(site.name, g) for g in gens])
+            return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
+        return await site_get(request, work)
 
     async def audit(request: Request) -> Response:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             return error("bad_request", "format must be json or csv", "format")
         auth = request.headers.get("authorization", "")
-        try:
-            result = await run_in_threadpool(audit_export.export, store,
-                                             request.path_params["site"], auth, fmt)
-        except Refused as exc:
-            return error(exc.code)
-        return result
+        return await site_get(request, lambda name: audit_export.export(store, name, auth, fmt))
 
     async def health(request: Request) -> Response:
         ok = await run_in_threadpool(_db_ok, store)

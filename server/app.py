@@ -1,8 +1,10 @@
 """The application factory: ``create_app(settings) -> Starlette``.
 
 Routes are explicit. The JSON API (``server.api``) is mounted under the protocol's prefix;
-the web app and the hash-checked browser assets are served by ``server.static``; every
-response passes through ``server.headers`` (isolation, CSP, permissions).
+the rendered pages (the home page, the app) come from ``server.pages``; the web app's files
+and the hash-checked browser assets are served by ``server.static``; every response passes
+through ``server.headers`` (isolation, CSP, permissions), and every request through
+``server.clients`` (the real client address behind trusted proxies).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
 
 from pyapp.protocol import API_PREFIX
-from server import api, assets, services
+from server import api, assets, clients, services
+from server.clients import ClientAddress
 from server.headers import SecurityHeaders
 from server.pages import AppPages
 from server.settings import Settings
@@ -27,21 +30,20 @@ from server.static import StaticFiles
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
+    trusted = clients.parse_networks(settings.extra.get("trusted_proxies"))
     parts = api.build(settings)
-
-    async def index(request: Request) -> Response:
-        return RedirectResponse("/app/", status_code=307)
-
     page_values = _page_values(settings)
     routes: list[BaseRoute] = [
-        Route("/", index),
         Mount(API_PREFIX, routes=parts.routes),
         *_app_pages(settings, parts, page_values),
         Mount("/assets", app=StaticFiles(settings.assets_dir, immutable=True), name="assets"),
-        Mount("/", app=StaticFiles(settings.web_dir, immutable=False, exclude=("assets",),
-                                   render=page_values), name="web"),
+        # (templates/ holds the Jinja sources of the rendered pages: not files to serve)
+        Mount("/", app=StaticFiles(settings.web_dir, immutable=False,
+                                   exclude=("assets", "templates"), render=page_values),
+              name="web"),
     ]
-    middleware = [Middleware(SecurityHeaders, settings=settings), *parts.middleware]
+    middleware = [Middleware(SecurityHeaders, settings=settings),
+                  Middleware(ClientAddress, trusted=trusted), *parts.middleware]
     app = Starlette(routes=routes, middleware=middleware, lifespan=parts.lifespan,
                     exception_handlers={404: _not_found})
     app.state.settings = settings

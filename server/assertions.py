@@ -7,9 +7,11 @@
   over Ed25519; the polymorphic ``EdDSA`` name is deprecated there). The site's public keys
   are served as a JWK set; :func:`verify_assertion` is what a business backend runs.
 * The **session** token: an opaque 41-byte value for the widget itself, proving a recent
-  verification of one account: expiry (8 bytes) || method (1 byte) || HMAC-SHA256 over
-  site, user, expiry and method. It authorises withdraw, erase and password change. It is
-  stateless (no database write per login) and expires after ``SESSION_TTL_SECONDS``.
+  verification of one account: expiry (8 bytes) || flags (1 byte: method, withdraw-only) ||
+  HMAC-SHA256 over site, user, the account's generation, expiry and flags. It authorises
+  withdraw, erase and password change. It needs no database write per login, expires after
+  ``SESSION_TTL_SECONDS``, and dies with its account's generation (password change,
+  withdrawal, erasure).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hmac
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -92,7 +95,11 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
     """Check an assertion against the site's JWK set; returns its claims or raises.
 
     This is what the embedding business runs (see server/demo.py). It also must keep the
-    ``jti`` values it has seen until ``exp`` to refuse a replayed assertion.
+    ``jti`` values it has seen until ``exp`` to refuse a replayed assertion. Besides the
+    signature and the registered claims it refuses an ``aud`` that is not exactly the site
+    (a list, even one naming it), and an ``exp`` further ahead than the server ever issues
+    (``ASSERTION_TTL_SECONDS`` after ``iat``, or after ``now``): such a token was not made
+    by this server's rules and would outlive the jti memory the business keeps.
     """
     try:
         keys = KeySet.import_key_set(dict(key_set))  # type: ignore[arg-type]
@@ -105,6 +112,12 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise AssertionInvalid(f"assertion rejected: {type(exc).__name__}") from exc
     claims = dict(token_obj.claims)
+    if not isinstance(claims.get("aud"), str):
+        raise AssertionInvalid("assertion rejected: aud")
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if not isinstance(exp, int) or not isinstance(iat, int) or isinstance(exp, bool) or (
+            exp - iat > ASSERTION_TTL_SECONDS or exp > now + ASSERTION_TTL_SECONDS + leeway):
+        raise AssertionInvalid("assertion rejected: lifetime")
     amr = claims.get("amr")
     if not isinstance(amr, list) or len(amr) != 1 or amr[0] not in METHODS:
         raise AssertionInvalid("assertion rejected: amr")
@@ -115,31 +128,47 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
 
 # --- session tokens --------------------------------------------------------------------------
 _METHOD_BYTE = {"face": 1, "pwd": 2}
+_WITHDRAW_ONLY = 0x10  # flag: minted by a withdraw-purpose verify, good for nothing else
 
 
-def _session_mac(key: bytes, site: str, user: str, head: bytes) -> bytes:
-    msg = b"OwnFace/1 session\x00" + site.encode() + b"\x00" + user.encode() + b"\x00" + head
+@dataclass(frozen=True)
+class Session:
+    method: str  # face | pwd
+    issued_at: int
+    withdraw_only: bool
+
+
+def _session_mac(key: bytes, site: str, user: str, generation: int, head: bytes) -> bytes:
+    msg = b"\x00".join([b"OwnFace/1 session", site.encode(), user.encode(),
+                        generation.to_bytes(8, "big"), head])
     return hmac.new(key, msg, hashlib.sha256).digest()
 
 
 def mint_session(key: bytes, site: str, user: str, method: str, now: float,
+                 generation: int = 0, *, withdraw_only: bool = False,
                  ttl: int = SESSION_TTL_SECONDS) -> bytes:
-    head = int(now + ttl).to_bytes(8, "big") + bytes([_METHOD_BYTE[method]])
-    token = head + _session_mac(key, site, user, head)
+    """A session for one account's current ``generation`` (``users.generation``): a
+    password change, withdrawal or erasure bumps it, and every older session stops working."""
+    flags = _METHOD_BYTE[method] | (_WITHDRAW_ONLY if withdraw_only else 0)
+    head = int(now + ttl).to_bytes(8, "big") + bytes([flags])
+    token = head + _session_mac(key, site, user, generation, head)
     assert len(token) == SESSION_BYTES
     return token
 
 
-def check_session(key: bytes, token: bytes | None, site: str, user: str, now: float) -> str:
-    """The method the session was minted for; raises AssertionInvalid when it does not fit."""
+def check_session(key: bytes, token: bytes | None, site: str, user: str, now: float,
+                  generation: int = 0) -> Session:
+    """What the session was minted for; raises AssertionInvalid when it does not fit."""
     if token is None or len(token) != SESSION_BYTES:
         raise AssertionInvalid("no session")
     head, mac = token[:9], token[9:]
-    if not hmac.compare_digest(mac, _session_mac(key, site, user, head)):
-        raise AssertionInvalid("session for another account")
-    if int.from_bytes(head[:8], "big") <= now:
+    if not hmac.compare_digest(mac, _session_mac(key, site, user, generation, head)):
+        raise AssertionInvalid("session for another account or an older generation")
+    expires = int.from_bytes(head[:8], "big")
+    if expires <= now:
         raise AssertionInvalid("session expired")
     for name, byte in _METHOD_BYTE.items():
-        if head[8] == byte:
-            return name
+        if head[8] & 0x0F == byte:
+            return Session(name, expires - SESSION_TTL_SECONDS,
+                           bool(head[8] & _WITHDRAW_ONLY))
     raise AssertionInvalid("session method")  # pragma: no cover (covered by the MAC)

@@ -5,7 +5,9 @@ sha256 of the exact text shown (checked against the site's stored text of that v
 language, so a record cannot claim a text the site never showed) and the language, with
 granted and withdrawn times. Withdrawing erases the template at once. Erasing removes
 everything about the account (user row, consent records, template, password hash,
-attempt counters, open challenges); the audit log keeps only a keyed pseudonym.
+attempt counters, open challenges); the audit log keeps only a keyed pseudonym, and so does
+the retired-account entry that stops the user id from being claimed again by a stranger
+(``server.accounts``).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from pyapp.protocol import (
     Withdraw,
     Withdrawn,
 )
-from server import limits
+from server import accounts, limits
 from server.db import transaction
-from server.store import Store
-from server.tables import attempts, challenges, consents, notices, passwords, templates, users
+from server.store import Site, Store
+from server.tables import challenges, consents, notices, passwords, templates
 
 
 def notice(store: Store, site_name: str, language: str | None) -> Notice:
@@ -53,19 +55,32 @@ def notice(store: Store, site_name: str, language: str | None) -> Notice:
                   storage_mode=site.storage_mode)
 
 
-def grant(store: Store, req: ConsentGrant) -> ConsentReceipt:
+def grant(store: Store, req: ConsentGrant, address: str) -> ConsentReceipt:
+    """A consent record is compliance evidence: for an account with a credential only its
+    holder (a session) makes one; for a new account on a ticket site (or one that had a
+    credential) only the bearer of the site's ticket. Each is an unconfirmed write of the
+    client until an enrolment follows (``server.limits``)."""
     site = store.site(req.site)
-    consent_id = store.random_bytes(16)
     now = store.clock()
+    with transaction(store.engine) as conn:  # its own: a refusal below still counts
+        ok = limits.address_attempt(
+            conn, store.limit_keys("face", site, req.user, address).address, now, store.policy)
+    if not ok:
+        raise Refused("rate_limited")
+    consent_id = store.random_bytes(16)
     with transaction(store.engine) as conn:
         stored = conn.execute(select(notices.c.sha256).where(
             notices.c.site_id == site.id, notices.c.version == req.notice_version,
             notices.c.language == req.language)).scalar()
         if stored is None or not hmac.compare_digest(stored, req.notice_sha256):
             raise Refused("notice_mismatch")
-        uid = store.user_id(conn, site, req.user, create=True)
+        account = accounts.load(store, conn, site, req.user)
+        authority = accounts.authorise(store, conn, account, req.session, req.ticket)
+        if not authority.holder and account.has_credential:
+            raise Refused("session_invalid")
+        account = accounts.create(store, conn, account)
         conn.execute(consents.insert().values(
-            id=consent_id, user_id=uid, purpose=req.purpose,
+            id=consent_id, user_id=account.id, purpose=req.purpose,
             notice_version=req.notice_version, notice_sha256=req.notice_sha256,
             language=req.language, granted_at=now))
         store.log(conn, site, "consent_granted", req.user,
@@ -73,57 +88,69 @@ def grant(store: Store, req: ConsentGrant) -> ConsentReceipt:
     return ConsentReceipt(consent_id=consent_id, granted_at=int(now))
 
 
-def withdraw(store: Store, req: Withdraw) -> Withdrawn:
+def _admin(site: Site, bearer: str | None) -> bool:
+    """True for the site's admin token; None: no token given; any other token: 403."""
+    if bearer is None:
+        return False
+    digest = hashlib.sha256(bearer.encode()).hexdigest()
+    if not hmac.compare_digest(digest, site.admin_token_sha256):
+        raise Refused("forbidden")
+    return True
+
+
+def withdraw(store: Store, req: Withdraw, bearer: str | None = None) -> Withdrawn:
+    """Withdraw consent and erase the template at once: by the holder (a session, also one
+    from a withdraw-purpose face verification), or by the business with the site's admin
+    token for a person who cannot verify any more (a lost device, docs/api.md)."""
     site = store.site(req.site)
-    store.session_ok(site, req.user, req.session)
     now = store.clock()
     erased: list[str] = []
     with transaction(store.engine) as conn:
-        uid = store.user_id(conn, site, req.user)
-        if uid is not None:
+        account = accounts.load(store, conn, site, req.user)
+        if not _admin(site, bearer):
+            accounts.session(store, account, req.session, withdraw=True)
+        if account.id is not None:
             row = conn.execute(select(templates.c.helper_sealed).where(
-                templates.c.user_id == uid)).first()
+                templates.c.user_id == account.id)).first()
             if row is not None:
-                conn.execute(delete(templates).where(templates.c.user_id == uid))
+                conn.execute(delete(templates).where(templates.c.user_id == account.id))
                 erased += ["public_key"] + (["helper_data"] if row[0] is not None else [])
             n = conn.execute(update(consents).where(
-                consents.c.user_id == uid, consents.c.withdrawn_at.is_(None)).values(
+                consents.c.user_id == account.id, consents.c.withdrawn_at.is_(None)).values(
                 withdrawn_at=now)).rowcount
             if n:
                 erased.append("active_consent")
+            accounts.bump(conn, account)  # no session from before works any more
         if conn.execute(delete(challenges).where(challenges.c.site_id == site.id,
                                                   challenges.c.user == req.user)).rowcount:
             erased.append("open_challenges")
-        store.log(conn, site, "consent_withdrawn", req.user, ",".join(erased) or None)
+        detail = ",".join(erased)
+        if bearer is not None:
+            detail = f"{detail} by admin".strip()
+        store.log(conn, site, "consent_withdrawn", req.user, detail or None)
     return Withdrawn(withdrawn_at=int(now), erased=erased)
 
 
 def erase(store: Store, req: Erase, bearer: str | None) -> Erased:
     site = store.site(req.site)
-    if bearer is not None:
-        digest = hashlib.sha256(bearer.encode()).hexdigest()
-        if not hmac.compare_digest(digest, site.admin_token_sha256):
-            raise Refused("forbidden")
-        by = "admin"
-    else:
-        store.session_ok(site, req.user, req.session)
-        by = "user"
     erased: list[str] = []
     with transaction(store.engine) as conn:
-        uid = store.user_id(conn, site, req.user)
-        if uid is not None:
+        account = accounts.load(store, conn, site, req.user)
+        by = "admin" if _admin(site, bearer) else "user"
+        if by == "user":
+            accounts.session(store, account, req.session, withdraw=True)
+        if account.id is not None:
             for name, table, column in (("template", templates, templates.c.user_id),
                                         ("password", passwords, passwords.c.user_id),
                                         ("consent_records", consents, consents.c.user_id)):
-                if conn.execute(delete(table).where(column == uid)).rowcount:
+                if conn.execute(delete(table).where(column == account.id)).rowcount:
                     erased.append(name)
-            conn.execute(delete(users).where(users.c.id == uid))
             erased.append("account")
+        accounts.retire(store, conn, account)
         if conn.execute(delete(challenges).where(challenges.c.site_id == site.id,
                                                   challenges.c.user == req.user)).rowcount:
             erased.append("open_challenges")
-        keys = [limits.face_key(site.name, req.user), limits.password_key(site.name, req.user)]
-        if conn.execute(delete(attempts).where(attempts.c.key.in_(keys))).rowcount:
+        if limits.forget_account(conn, site.name, req.user):
             erased.append("attempt_counters")
         store.log(conn, site, "erased", req.user, f"by {by}")
     return Erased(erased=erased)

@@ -111,18 +111,34 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision, safely with several workers starting."""
-    with _migration_lock(engine), engine.connect() as conn:
-        conn = conn.execution_options(ownface_write=True)
-        cfg = alembic_config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-        if engine.dialect.name == "postgresql":
-            from server.statements import functions
+    """Bring the schema to the newest revision, safely with several workers starting.
 
-            for statement in functions():
-                conn.exec_driver_sql(statement)
-        conn.commit()
+    SQLite changes a table's columns by copying it into a new one and dropping the old
+    ("batch" mode); with foreign keys on, that drop would cascade into every table referring
+    to it (erasing users' consents, templates and passwords). So foreign keys are off while
+    migrating, checked before the commit, and on again after.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    with _migration_lock(engine), engine.connect() as conn:
+        if sqlite:  # (a pragma outside any transaction: inside one it does nothing)
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            conn = conn.execution_options(ownface_write=True)
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            if sqlite and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                raise RuntimeError("the migration left rows without their parents")
+            if engine.dialect.name == "postgresql":
+                from server.statements import functions
+
+                for statement in functions():
+                    conn.exec_driver_sql(statement)
+            conn.commit()
+        finally:
+            if sqlite:
+                conn.rollback()
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 @contextlib.contextmanager

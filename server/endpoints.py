@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from pyapp.errors import ProtocolError, Refused
-from pyapp.protocol import ERRORS, MAX_BODY_BYTES, ErrorBody, Message
+from pyapp.protocol import ERRORS, MAX_BODY_BYTES, ErrorBody, Message, shown_field
 from server.cors import Headers
 
 M = TypeVar("M", bound=Message)
@@ -49,6 +49,22 @@ def _no_constants(name: str) -> Any:
     raise ProtocolError("body", f"{name} is not JSON")
 
 
+def _no_lone_surrogates(data: Any) -> None:
+    """A ``\\udXXX`` escape without its pair decodes to a string that is no Unicode text (it
+    cannot be encoded, stored or echoed): refused anywhere in the document."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any("\ud800" <= c <= "\udfff" for c in item):
+                raise ProtocolError("body", "contains a lone UTF-16 surrogate")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_body(body: bytes, cls: type[M]) -> M:
     try:
         data = json.loads(body, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
@@ -56,6 +72,8 @@ def parse_body(body: bytes, cls: type[M]) -> M:
         raise
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("body", "is not valid UTF-8 JSON") from exc
+    if b"\\u" in body:  # surrogates can only come from escapes: most bodies skip the walk
+        _no_lone_surrogates(data)
     return cls.parse(data)
 
 
@@ -118,7 +136,7 @@ class Post(Generic[M]):
                 result = await run_in_threadpool(self.handler, caller, msg)
             status, out = 200, result.to_json()
         except ProtocolError as exc:
-            status, out, _ = refusal("bad_request", str(exc), exc.field)
+            status, out, _ = refusal("bad_request", str(exc), shown_field(exc.field))
         except Refused as exc:
             status, out, more_headers = refusal(
                 exc.code, "" if str(exc) == exc.code else str(exc), exc.field)

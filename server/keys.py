@@ -1,19 +1,25 @@
-"""The server's own secrets, kept OUT of the database.
+"""The server's own secrets, kept OUT of the database and out of the data directory.
 
 One 32-byte master secret is read from ``OWNFACE_SERVER_KEY`` (unpadded base64url; settings
-put it in ``settings.extra["server_key"]``) or from the key file ``<data_dir>/server-key.json``
-(created with mode 0600 on first start; several workers starting at once agree on one file
-because it is published with an atomic ``link``). Every working key is derived from it with
+put it in ``settings.extra["server_key"]``) or from the key file: ``OWNFACE_KEY_FILE``, by
+default ``server-key.json`` in a directory of its own beside the data directory
+(``./data-keys/`` for ``./data``), mode 0700, never inside it: a copy of the data directory
+(a backup, a support bundle) must not carry the key that opens what is in it. The file is
+created with mode 0600 on first start (several workers starting at once agree on one file
+because it is published with an atomic ``link``); a key file or directory that others may
+read or write is refused at start-up. A key file left in the data directory by an earlier
+version is moved out on the first start. Every working key is derived from the master with
 HKDF-SHA256 and a distinct label, so a database dump holds none of them:
 
 * OPRF seed per site (``DeriveKeyPair`` then gives a key per account, see ``server.oprf``);
 * the helper-data encryption key (AES-256-GCM, portable mode);
 * the Ed25519 assertion-signing key per site and key generation (``sites.key_generation``);
-* the session-token MAC key, the audit pseudonym key, the decoy-helper key.
+* the session-token MAC key, the audit pseudonym key, the decoy-helper key, the client-tag
+  key (``derived``).
 
 Losing the master secret makes every face template useless (users re-enrol or use their
-password); leaking it together with the database removes the OPRF's protection (see
-docs/api.md).
+password); leaking it together with the database opens every portable-mode helper, lets
+anyone check face guesses offline and mint assertions (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import hashlib
 import hmac
 import json
 import os
+import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +86,10 @@ class ServerKeys:
         return "ServerKeys(<secret>)"
 
     # Derived keys are cached per process (they are as secret as the master it holds anyway).
+    def derived(self, label: str, *parts: str) -> bytes:
+        """A 32-byte key for one purpose (``label``), never used for another."""
+        return _derived(self.master, label, *parts)
+
     def oprf_seed(self, site: str) -> bytes:
         return _derived(self.master, "oprf seed", site)
 
@@ -111,18 +123,6 @@ class ServerKeys:
             return False
         return hmac.compare_digest(presented.encode(), self.kiosk_token(site).encode())
 
-    def decoy_helper(self, site: str, user: str, size: int) -> bytes:
-        """What portable mode answers for an account without a template: stable and random
-        looking, so the challenge does not tell who is enrolled."""
-        key = _hkdf(self.master, "decoy helper", site)
-        out = b""
-        counter = 0
-        while len(out) < size:
-            msg = user.encode() + b"\x00" + counter.to_bytes(4, "big")
-            out += hmac.new(key, msg, hashlib.sha256).digest()
-            counter += 1
-        return out[:size]
-
     # --- helper data at rest ---------------------------------------------------------------
     def _aead(self) -> AESGCM:
         return AESGCM(_hkdf(self.master, "helper key"))
@@ -147,6 +147,15 @@ class ServerKeys:
             raise CryptoError("stored helper data does not decrypt for this account") from exc
 
 
+def key_path(settings: Settings) -> Path:
+    """Where the key file is: ``key_file`` if set, else ``<data_dir>-keys/server-key.json``."""
+    configured = settings.extra.get("key_file")
+    if configured:
+        return Path(str(configured)).expanduser()
+    data = Path(settings.data_dir)
+    return data.parent / f"{data.name}-keys" / KEY_FILE
+
+
 def load(settings: Settings) -> ServerKeys:
     """The master secret from the environment, else the key file (created when absent)."""
     given = settings.extra.get("server_key")
@@ -158,12 +167,55 @@ def load(settings: Settings) -> ServerKeys:
                                 "(make one with: python -c \"import os,base64;print(base64."
                                 "urlsafe_b64encode(os.urandom(32)).rstrip(b'=').decode())\")"
                                 ) from exc
-    return ServerKeys(_load_or_create(Path(settings.data_dir) / KEY_FILE))
+    path = key_path(settings).absolute()
+    data = Path(settings.data_dir).absolute()
+    if path.parent == data or data in path.parents:
+        raise SettingsError(f"the key file {path} is inside the data directory {data}: keep it "
+                            "apart (OWNFACE_KEY_FILE), so that a copy of the data does not "
+                            "carry the key that opens it")
+    _move_legacy(data / KEY_FILE, path)
+    return ServerKeys(_load_or_create(path))
+
+
+def _move_legacy(legacy: Path, path: Path) -> None:
+    """A key file an earlier version kept in the data directory moves to its own place."""
+    if not legacy.exists() or path.exists():
+        return
+    _private_dir(path.parent)
+    try:
+        os.link(legacy, path)  # atomic; a racing worker's link fails and it reads this one
+        legacy.unlink()
+    except FileExistsError:
+        pass
+    except FileNotFoundError:  # another worker moved it first
+        pass
+    else:
+        print(f"ownface: moved the server key out of the data directory: {legacy} -> {path}",
+              file=sys.stderr)
+
+
+def _private_dir(directory: Path) -> None:
+    if not directory.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+
+
+def _check_private(path: Path) -> None:
+    """Refuse key material that others may read, or a directory they may write."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise SettingsError(f"the server key file {path} has mode {mode:o}: others may read "
+                            f"it; run: chmod 600 {path}")
+    dir_mode = stat.S_IMODE(path.parent.stat().st_mode)
+    if dir_mode & 0o022:
+        raise SettingsError(f"the directory {path.parent} of the server key has mode "
+                            f"{dir_mode:o}: others may replace the key; run: chmod 700 "
+                            f"{path.parent}")
 
 
 def _load_or_create(path: Path) -> bytes:
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_dir(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -177,6 +229,7 @@ def _load_or_create(path: Path) -> bytes:
         finally:
             tmp.unlink()
     try:
+        _check_private(path)
         data = json.loads(path.read_text())
         return b64decode(data["master"], "master", MASTER_BYTES)
     except (OSError, ValueError, KeyError, TypeError) as exc:

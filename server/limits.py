@@ -1,30 +1,35 @@
 """Attempt limits, kept in the database so every worker process shares them.
 
-Each limited thing is one row of ``attempts`` keyed by what it limits:
+A stranger who knows a user id must not be able to keep its holder out, and nobody may test
+more than a few face or password guesses against one account. Three kinds of counters, each
+one row of ``attempts`` (docs/security.md, "Lockout"):
 
-* ``face:<site>:<user>``: face attempts of one account. Every OPRF evaluation is an attempt
-  (it is the only step that lets anyone test a face guess, even with a stolen helper), and is
-  counted *before* it is answered. After ``face_limit`` attempts without a success the account's
-  face path is locked for ``face_lock_seconds``: evaluations during the lock get a random group
-  element (the answer of a wrong face), are not counted and do not extend the lock. When the
-  lock runs out the budget starts again. A successful verify or enrol clears the count.
-* ``pwd:<site>:<user>``: password attempts of one account, also counted before checking.
-  The first ``password_free`` failures cost nothing; from then on each failure locks the
-  password path for ``password_base_delay * 2**k`` seconds, capped at ``password_max_delay``
-  (progressive delay, never permanent). Attempts during a lock fail like a wrong password,
-  are not counted and do not extend it. Success clears the count.
-* ``faceip:<addr>`` and ``pwdip:<addr>``: unconfirmed attempts from one client address within
-  a window; past ``ip_limit`` the address gets 429 until the window ends. A success gives one
-  back, so honest traffic from a shared address is not starved.
+* **(account, client)**, keys ``face:<site>:<user>:<client>`` and ``pwd:...``: failed face
+  verifications or password attempts of one client (an address, an IPv6 /64; ``server.
+  clients``) on one account. The first ``face_limit`` (``password_free``) failures are free;
+  then every failure makes *that client* wait ``base_delay * 2**k`` seconds, at most
+  ``max_delay``. The row also keeps when that client last signed in (``last_success``).
+* **account**, keys ``face:<site>:<user>`` and ``pwd:<site>:<user>``: failures from all
+  clients within ``account_window``. Past ``account_limit`` (many clients guessing at once)
+  the account is *guarded* for a window: only clients that signed in to it within
+  ``known_seconds`` (its holder's usual devices and networks) may still try. One client alone
+  cannot reach the limit (its own delays keep it below), so a single stranger locks nobody
+  out: not on the face path, not on the password path, not from any other address.
+* **address**, keys ``face@<client>`` and ``pwd@<client>``: unconfirmed writes of one client
+  within ``ip_window_seconds`` (consents, challenges, verifies without a challenge, password
+  attempts and sets); past ``ip_limit`` the client gets 429. A success gives its units back,
+  so honest users behind one address are not starved.
 
-Rows idle for ``forget_after`` seconds start from zero. Every check-and-count runs inside the
-caller's transaction with the row locked (the face and address counts are one
-``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` each, which locks the row on PostgreSQL and
-returns no row when the attempt is refused; the password count reads with ``SELECT ... FOR
-UPDATE``; ``BEGIN IMMEDIATE`` serialises writers on SQLite), so two workers cannot both
-spend the last attempt. Callers lock the account's row before the address's row, always in
-that order, so concurrent transactions cannot deadlock on PostgreSQL. The clock is the
-caller's (``now``), so tests move time by hand.
+What counts as a face failure is a verify whose signature does not open (or that arrives
+while its client may not try): only a verify can tell a guess right from wrong, so an
+evaluation, or an enrolment refused for want of a ticket or session, counts for nothing.
+A refused attempt (waiting, or guarded) is not counted and does not extend anything; it
+fails exactly like a wrong guess. Rows idle for ``forget_after`` start from zero.
+
+Every check-and-count runs in the caller's transaction (SQLite: ``BEGIN IMMEDIATE`` behind
+the writer lock; PostgreSQL: the counting statements are single upserts that lock their row)
+with the clock passed in (``now``), so tests move time by hand. The SQL is in
+``server.statements``.
 """
 
 from __future__ import annotations
@@ -33,28 +38,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy.sql.functions import func
 
 from pyapp.protocol import FACE_ATTEMPT_LIMIT
-from server.rawdb import RawTx, Tx, sql
-from server.statements import ADDRESS_ATTEMPT, ADDRESS_SUCCESS, FACE_ATTEMPT, RESET
+from server import statements as q
+from server.rawdb import Tx, sql
 from server.tables import attempts
+
+METHODS = ("face", "pwd")
 
 
 @dataclass(frozen=True)
 class Policy:
-    face_limit: int = FACE_ATTEMPT_LIMIT
-    face_lock_seconds: float = 900.0
-    password_free: int = 5
-    password_base_delay: float = 30.0
-    password_max_delay: float = 900.0
+    face_limit: int = FACE_ATTEMPT_LIMIT  # free face failures per (account, client)
+    password_free: int = 5  # free password failures per (account, client)
+    base_delay: float = 30.0  # the first wait after those, doubling with each failure
+    max_delay: float = 900.0
+    account_limit: int = 20  # failures per account and window from all clients together
+    account_window: float = 3600.0
+    known_seconds: float = 30 * 86400.0  # a client that signed in this recently passes a guard
     ip_limit: int = 100
     ip_window_seconds: float = 900.0
     forget_after: float = 86400.0
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> Policy:
-        """Overrides from settings (``OWNFACE_FACE_LOCK_SECONDS=60`` and the like)."""
+        """Overrides from settings (``OWNFACE_ACCOUNT_LIMIT=50`` and the like)."""
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name in extra:
@@ -62,107 +72,127 @@ class Policy:
                 values[f.name] = kind(extra[f.name])
         return cls(**values)
 
-
-@dataclass
-class _Row:
-    failures: int
-    window_start: float
-    locked_until: float
-    last_failure: float
+    def free(self, method: str) -> int:
+        return self.face_limit if method == "face" else self.password_free
 
 
-_SELECT = ('SELECT failures, window_start, locked_until, last_failure FROM attempts '
-           'WHERE "key" = :key')
-_INSERT = ('INSERT INTO attempts ("key", failures, window_start, locked_until, last_failure) '
-           'VALUES (:key, 0, :now, 0, :now) ON CONFLICT ("key") DO NOTHING')
-_UPDATE = ('UPDATE attempts SET failures = :failures, window_start = :window_start, '
-           'locked_until = :locked_until, last_failure = :last_failure WHERE "key" = :key')
+@dataclass(frozen=True)
+class Keys:
+    """The rows one attempt of ``method`` by ``client`` on (site, user) touches."""
+
+    method: str
+    account: str
+    client: str
+    other: str  # the same client's row for the other method (it signed in that way)
+    address: str
+
+    @classmethod
+    def of(cls, method: str, site: str, user: str, client: str) -> Keys:
+        other = "pwd" if method == "face" else "face"
+        return cls(method, f"{method}:{site}:{user}", f"{method}:{site}:{user}:{client}",
+                   f"{other}:{site}:{user}:{client}", f"{method}@{client}")
+
+    def values(self, now: float, policy: Policy) -> dict[str, Any]:
+        """The parameters of the statements in ``server.statements`` for these rows."""
+        return {"account": self.account, "client": self.client, "other": self.other,
+                "address": self.address, "now": now, "forget": policy.forget_after,
+                "free": policy.free(self.method), "base": policy.base_delay,
+                "max_delay": policy.max_delay, "account_limit": policy.account_limit,
+                "account_window": policy.account_window,
+                "known_since": now - policy.known_seconds,
+                "window": policy.ip_window_seconds, "ip_limit": policy.ip_limit}
 
 
-def _load(conn: Tx, key: str, now: float) -> _Row:
-    pg = conn.pg if isinstance(conn, RawTx) else conn.dialect.name == "postgresql"
-    query = _SELECT + (" FOR UPDATE" if pg else "")
-    row = sql(conn, query, {"key": key}).fetchone()
-    if row is None:
-        sql(conn, _INSERT, {"key": key, "now": now})
-        row = sql(conn, query, {"key": key}).fetchone()
-    return _Row(int(row[0]), float(row[1]), float(row[2]), float(row[3]))
+@dataclass(frozen=True)
+class State:
+    may_try: bool  # not waiting, and the account is not guarded or the client is known
+    known: bool  # the client signed in to the account within known_seconds
+    settled: bool = False  # a success would change nothing on the client's row
 
 
-def _store(conn: Tx, key: str, row: _Row) -> None:
-    sql(conn, _UPDATE, {"key": key, "failures": row.failures, "window_start": row.window_start,
-                        "locked_until": row.locked_until, "last_failure": row.last_failure})
+def state(conn: Tx, keys: Keys, now: float, policy: Policy) -> State:
+    return judge(sql(conn, q.STATE, keys.values(now, policy)).fetchone(), now, policy)
 
 
-def face_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
-    """Count one face attempt; False while the account's face path is locked.
-
-    A running lock refuses without counting or extending; a lock that ran out (or a row idle
-    for ``forget_after``) starts a fresh budget; reaching ``face_limit`` locks the path for
-    ``face_lock_seconds``.
-    """
-    values = face_values(now, policy)
-    row = sql(conn, FACE_ATTEMPT, {"key": key, "now": now, "forget": values["forget"],
-                                   "limit": values["face_limit"], "until": values["until"],
-                                   "first_lock": values["first_lock"]}).fetchone()
-    return row is not None
+def judge(row: tuple[float, ...], now: float, policy: Policy) -> State:
+    """The state from what ``q.STATE`` reads (``q.TAKE_WITH_STATE`` reads the same after the
+    challenge's columns)."""
+    waiting, guarded, last, failures, noted = (float(v) for v in row)
+    known = last > now - policy.known_seconds
+    settled = failures == 0 and waiting <= 0 and noted >= now - q.KNOWN_REFRESH_SECONDS
+    return State(waiting <= now and (guarded <= now or known), known, settled)
 
 
-def face_values(now: float, policy: Policy) -> dict[str, float | int]:
-    """The policy's numbers for one face attempt at ``now`` (the SQL does the rest)."""
-    until = now + policy.face_lock_seconds
-    return {"forget": policy.forget_after, "face_limit": policy.face_limit, "until": until,
-            "first_lock": until if policy.face_limit <= 1 else 0.0}
-
-
-def password_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
-    """Count one password attempt; False while the account's password path waits."""
-    row = _load(conn, key, now)
-    if row.locked_until > now:
+def count_failure(conn: Tx, keys: Keys, now: float, policy: Policy, known: bool) -> bool:
+    """Count one failure, first on the account's row (refused while it is guarded, unless
+    the client is known), then on the client's (refused while it waits). False: refused,
+    nothing counted. Each check is part of its upsert, so racing attempts cannot overshoot."""
+    values = {**keys.values(now, policy), "known": known}
+    if sql(conn, q.ACCOUNT_FAILURE, values).fetchone() is None:
         return False
-    if now - row.last_failure > policy.forget_after:
-        row.failures = 0
-    row.failures += 1
-    row.last_failure = now
-    row.locked_until = now + password_delay(row.failures, policy) if (
-        row.failures >= policy.password_free) else 0.0
-    _store(conn, key, row)
+    if sql(conn, q.CLIENT_FAILURE, values).fetchone() is None:
+        sql(conn, q.REFUND, {"key": keys.account, "n": 1})
+        return False
     return True
 
 
-def password_delay(failures: int, policy: Policy) -> float:
-    """Seconds the password path waits after the given number of failures."""
-    if failures < policy.password_free:
-        return 0.0
-    steps = min(failures - policy.password_free, 20)
-    return float(min(policy.password_base_delay * 2**steps, policy.password_max_delay))
+def success(conn: Tx, keys: Keys, now: float, account_refund: int = 0,
+            address_refund: int = 0, settled: bool = False) -> None:
+    """A sign-in: the client's count and wait are cleared and it is known to the account
+    from now on; attempts counted before the check go back to the account and address.
+    ``settled``: the client's row is already so (``State.settled``), nothing to write there."""
+    if not settled:
+        sql(conn, q.CLIENT_SUCCESS, {"client": keys.client, "now": now})
+    if account_refund:
+        sql(conn, q.REFUND, {"key": keys.account, "n": account_refund})
+    address_success(conn, keys.address, address_refund)
 
 
 def address_attempt(conn: Tx, key: str, now: float, policy: Policy) -> bool:
-    """Count one unconfirmed attempt from an address; False past the window's limit."""
+    """Count one unconfirmed write from an address; False past the window's limit."""
     if policy.ip_limit <= 0:
         return False
-    row = sql(conn, ADDRESS_ATTEMPT, {"key": key, "now": now,
-                                      "window": policy.ip_window_seconds,
-                                      "limit": policy.ip_limit}).fetchone()
+    row = sql(conn, q.ADDRESS_ATTEMPT, {"address": key, "now": now,
+                                        "window": policy.ip_window_seconds,
+                                        "ip_limit": policy.ip_limit}).fetchone()
     return row is not None
 
 
-def address_success(conn: Tx, key: str) -> None:
-    sql(conn, ADDRESS_SUCCESS, {"key": key})
+def address_success(conn: Tx, key: str, n: int = 1) -> None:
+    if n > 0:
+        sql(conn, q.REFUND, {"key": key, "n": n})
 
 
-def reset(conn: Tx, key: str) -> None:
-    """A success: the count and any lock are cleared (the row stays, saving an insert)."""
-    sql(conn, RESET, {"key": key})
+def purge(conn: Tx, now: float, policy: Policy) -> None:
+    """Drop rows that count nothing any more: no failure for ``forget_after``, no wait or
+    guard running, no sign-in within ``known_seconds`` (they would start from zero anyway;
+    this keeps the table to the clients that matter)."""
+    sql(conn, q.PURGE_ATTEMPTS, {"idle": now - policy.forget_after, "now": now,
+                                 "known": now - policy.known_seconds,
+                                 "window": now - max(policy.ip_window_seconds,
+                                                     policy.account_window)})
 
 
-def face_key(site: str, user: str) -> str:
-    return f"face:{site}:{user}"
+def password_delay(failures: int, policy: Policy) -> float:
+    """Seconds a client waits after its given number of password failures on an account."""
+    return delay(failures, policy.password_free, policy)
 
 
-def password_key(site: str, user: str) -> str:
-    return f"pwd:{site}:{user}"
+def delay(failures: int, free: int, policy: Policy) -> float:
+    """The wait after ``failures`` failures with ``free`` free ones (what the SQL computes)."""
+    if failures < free:
+        return 0.0
+    steps = min(failures - free, q.MAX_DOUBLINGS)
+    return float(min(policy.base_delay * 2**steps, policy.max_delay))
+
+
+def forget_account(conn: Connection, site: str, user: str) -> bool:
+    """Erase every counter of an account (they name its clients); True if there were any."""
+    prefixes = [f"{m}:{site}:{user}:" for m in METHODS]
+    done = conn.execute(delete(attempts).where(or_(
+        attempts.c.key.in_([f"{m}:{site}:{user}" for m in METHODS]),
+        *(func.substr(attempts.c.key, 1, len(p)) == p for p in prefixes))))
+    return bool(done.rowcount)
 
 
 def status(conn: Connection, key: str) -> tuple[int, float] | None:
@@ -172,6 +202,6 @@ def status(conn: Connection, key: str) -> tuple[int, float] | None:
     return None if row is None else (int(row[0]), float(row[1]))
 
 
-__all__ = ["Policy", "address_attempt", "address_success", "face_attempt", "face_key",
-           "face_values",
-           "password_attempt", "password_delay", "password_key", "reset", "status"]
+__all__ = ["Keys", "Policy", "State", "address_attempt", "address_success", "count_failure",
+           "delay", "forget_account", "judge", "password_delay", "purge", "state", "status",
+           "success"]

@@ -72,10 +72,11 @@ FIELDS: dict[str, dict[str, Any]] = {
                  "maxLength": p.MAX_PASSWORD_CHARS},
     "new_password": {"type": "string", "minLength": p.MIN_PASSWORD_CHARS,
                      "maxLength": p.MAX_PASSWORD_CHARS},
+    "current_password": {"type": "string", "maxLength": p.MAX_PASSWORD_CHARS},
     "erased": _CODES,
     "error": {"type": "string", "enum": sorted(p.ERRORS)},
     "message": {"type": "string", "maxLength": 500},
-    "field": {"type": "string", "maxLength": 100},
+    "field": {"type": "string", "maxLength": p.MAX_FIELD_CHARS},
 }
 # PasswordVerify accepts any length up to the maximum (a wrong one fails like a wrong password)
 _OVERRIDES = {("PasswordVerify", "password"): {"type": "string",
@@ -111,22 +112,26 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 # path -> (request message, success message or None, extra error statuses, summary)
 POSTS: dict[str, tuple[str, str, tuple[int, ...], str]] = {
-    "/consent": ("ConsentGrant", "ConsentReceipt", (403, 404, 409), "Record consent"),
+    "/consent": ("ConsentGrant", "ConsentReceipt", (401, 403, 404, 409, 429),
+                 "Record consent (the holder's session, or a ticket where one is needed)"),
     "/consent/withdraw": ("Withdraw", "Withdrawn", (401, 403, 404),
-                          "Withdraw consent; erases the template at once"),
+                          "Withdraw consent; erases the template at once (session or admin "
+                          "token)"),
     "/erase": ("Erase", "Erased", (401, 403, 404),
                "Erase everything about one user (session or admin token)"),
-    "/challenge": ("ChallengeRequest", "Challenge", (403, 404), "A single-use challenge"),
-    "/evaluate": ("EvaluateRequest", "Evaluation", (403, 404, 429),
-                  "OPRF BlindEvaluate (one per challenge; counts as a face attempt)"),
+    "/challenge": ("ChallengeRequest", "Challenge", (403, 404, 429), "A single-use challenge"),
+    "/evaluate": ("EvaluateRequest", "Evaluation", (403, 404),
+                  "OPRF BlindEvaluate (one per challenge)"),
     "/enrol": ("EnrolRequest", "Enrolled", (401, 403, 404, 409), "Store a protected template"),
-    "/verify": ("VerifyRequest", "Verified", (401, 403, 404), "Verify a face signature"),
-    "/password/set": ("PasswordSet", "PasswordSaved", (401, 403, 404, 422),
+    "/verify": ("VerifyRequest", "Verified", (401, 403, 404, 429),
+                "Verify a face signature (counts a failure)"),
+    "/password/set": ("PasswordSet", "PasswordSaved", (401, 403, 404, 422, 429),
                       "Set the password alternative"),
     "/password/verify": ("PasswordVerify", "Verified", (401, 403, 404, 429),
                          "Verify a password"),
-    "/password/change": ("PasswordChange", "PasswordSaved", (401, 403, 404, 422),
-                         "Change the password (needs a session)"),
+    "/password/change": ("PasswordChange", "PasswordSaved", (401, 403, 404, 422, 429),
+                         "Change the password (session, and the current password or a "
+                         "fresh face session)"),
 }
 
 
@@ -149,13 +154,14 @@ def _document() -> dict[str, Any]:
         "summary": "The notice text a site shows before consent", "operationId": "notice",
         "parameters": [site_param, {"name": "lang", "in": "query", "required": False,
                                     "schema": FIELDS["language"]}],
-        "responses": {"200": _json(_ref("Notice"), "the newest notice"), **_errors(404)}}}
+        "responses": {"200": _json(_ref("Notice"), "the newest notice"),
+                      **_errors(400, 404)}}}
     paths["/sites/{site}/jwks.json"] = {"get": {
         "summary": "The site's assertion-verification keys (JWK set)", "operationId": "jwks",
         "parameters": [site_param],
         "responses": {"200": _json({"type": "object", "required": ["keys"], "properties": {
             "keys": {"type": "array", "items": {"type": "object"}}}}, "JWK set"),
-            **_errors(404)}}}
+            **_errors(400, 404)}}}
     paths["/sites/{site}/audit"] = {"get": {
         "summary": "Audit export (admin token)", "operationId": "audit",
         "security": [{"admin": []}],

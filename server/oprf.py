@@ -78,9 +78,15 @@ def derive_key_pair(seed: bytes, info: bytes) -> tuple[bytes, bytes]:
 
 
 def check_element(element: bytes, field: str = "blinded") -> bytes:
-    """Reject anything that is not the canonical encoding of a non-identity element."""
+    """Reject anything that is not the canonical encoding of a non-identity element.
+
+    RFC 9496 decoding refuses an encoding whose top bit is set (it is not canonical);
+    libsodium 1.0.18 ignores that bit, so it is checked here first, as the client does.
+    """
     if len(element) != ELEMENT_BYTES:
         raise CryptoError(f"{field}: a ristretto255 element is {ELEMENT_BYTES} bytes")
+    if element[-1] & 0x80:
+        raise CryptoError(f"{field}: not a canonical ristretto255 encoding (top bit set)")
     if hmac.compare_digest(element, IDENTITY):
         raise CryptoError(f"{field}: the identity element is not allowed")
     if not pysodium.crypto_core_ristretto255_is_valid_point(element):

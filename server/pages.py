@@ -5,6 +5,13 @@ password) immediately, in the person's language, with no JavaScript needed for t
 or the password path: the password forms post here and are answered with a page. The face
 path is Python in the browser (``pyapp.browser.app``), which takes over the same page once
 it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page.
+
+An enrolment ticket never travels in a URL (query strings end up in access logs and
+Referer headers): the widget puts it after the ``#``, which browsers do not send, the page's
+glue moves it into the forms, and from there it travels in POST bodies only. A ticket in the
+query is refused with a clear message.
+
+``/`` says what this server is and links the demo, the check page and the docs.
 """
 
 from __future__ import annotations
@@ -25,9 +32,17 @@ from starlette.routing import BaseRoute, Route
 from pyapp import i18n, protocol
 from pyapp.errors import ProtocolError, Refused
 from server import theme
+from server.settings import ROOT
+
+DOCS_DIR = ROOT / "docs"
 
 ACTIONS = ("auto", "enrol", "verify")
 FORM = "application/x-www-form-urlencoded"
+DEMO_SITE = "demo"
+DOCS = {"security.md": "what the protected templates protect, the threats, and the limits",
+        "api.md": "the API, the storage, the limits and the keys",
+        "widget.md": "embedding the widget in a business's page",
+        "models.md": "the face models and their measured accuracy"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,7 @@ class Services:
 
     notice: Callable[[str, str | None], protocol.Notice]  # raises Refused
     origins: Callable[[str], list[str]]  # a site's allowed (embedding) origins
+    has_site: Callable[[str], bool]
     password_verify: Callable[[protocol.PasswordVerify, str, str], protocol.Verified | None]
     password_set: Callable[[protocol.PasswordSet, str, str], protocol.PasswordSaved]
 
@@ -55,12 +71,16 @@ class Context:
         return urlencode({f"theme-{k}": v for k, v in self.theme})
 
     @property
-    def query(self) -> dict[str, str]:
-        """The parameters that recreate this page (for links and forms)."""
+    def link_query(self) -> dict[str, str]:
+        """The parameters that recreate this page in a link (never a ticket)."""
         values = {"site": self.site, "user": self.user, "lang": self.lang,
-                  "action": self.action, **({"embed": self.embed} if self.embed else {}),
-                  **({"ticket": self.ticket} if self.ticket else {})}
+                  "action": self.action, **({"embed": self.embed} if self.embed else {})}
         return {**values, **{f"theme-{k}": v for k, v in self.theme}}
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The fields the page's forms post back (the ticket travels in their bodies)."""
+        return {**self.link_query, **({"ticket": self.ticket} if self.ticket else {})}
 
 class AppPages:
     def __init__(self, web_dir: Path, services: Services,
@@ -73,7 +93,9 @@ class AppPages:
                                lstrip_blocks=True)
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
+        return [Route("/", self.home, methods=["GET"]),
+                Route("/docs/{name}", self.doc, methods=["GET"]),
+                Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
                 Route("/app/password", self.password, methods=["POST"]),
                 Route("/app/theme.css", self.theme_css, methods=["GET"])]
 
@@ -82,12 +104,28 @@ class AppPages:
                         media_type="text/css; charset=utf-8",
                         headers={"Cache-Control": "public, max-age=86400"})
 
+    async def home(self, request: Request) -> Response:
+        demo = await run_in_threadpool(self.services.has_site, DEMO_SITE)
+        docs = [(name, what) for name, what in DOCS.items() if (DOCS_DIR / name).is_file()]
+        html = self.env.get_template("index.html").render(demo=DEMO_SITE if demo else None,
+                                                          docs=docs)
+        return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
+
+    async def doc(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in DOCS or not (DOCS_DIR / name).is_file():
+            return Response("Not found", status_code=404, media_type="text/plain")
+        return Response((DOCS_DIR / name).read_text(encoding="utf-8"),
+                        media_type="text/markdown; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
+
     async def redirect(self, request: Request) -> Response:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/app/{query}", status_code=307)
 
     # --- reading the request ------------------------------------------------------------------
-    def context(self, values: Any, accept_language: str | None) -> Context:
+    def context(self, values: Any, accept_language: str | None, form: bool = False
+                ) -> Context:
         lang = i18n.choose(accept_language, values.get("lang"))
         site = protocol.check_id(values.get("site"), "site")
         user = protocol.check_id(values.get("user"), "user")
@@ -100,6 +138,9 @@ class AppPages:
             if embed not in self.services.origins(site):
                 raise ProtocolError("embed", "this page may not be embedded there")
         ticket = values.get("ticket") or None
+        if ticket is not None and not form:
+            raise ProtocolError("ticket", "belongs after the # of the address (...#ticket=...), "
+                                          "never in its query, which servers log")
         if ticket is not None:
             protocol.b64decode(ticket, "ticket", protocol.TICKET_BYTES)
         return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()),
@@ -135,7 +176,7 @@ class AppPages:
         except ProtocolError as exc:
             return self.problem(request, "bad_link", str(exc), 400)
         try:
-            ctx = self.context(form, request.headers.get("accept-language"))
+            ctx = self.context(form, request.headers.get("accept-language"), form=True)
             kind = form.get("kind")
             if kind not in {"verify", "set"}:
                 raise ProtocolError("kind", "must be verify or set")
@@ -186,7 +227,7 @@ class AppPages:
             else:
                 return self.problem(request, "unknown_site", "", 404)
         other = "zh" if ctx.lang == "en" else "en"
-        switch = "?" + urlencode({**ctx.query, "lang": other})
+        switch = "?" + urlencode({**ctx.link_query, "lang": other})
 
         def t(key: str, **values: object) -> str:
             return i18n.text(ctx.lang, key, **values)

@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from pyapp import protocol
 from pyapp.errors import Refused
-from server import consent, passwords
-from server.assertions import issue, mint_session
+from server import accounts, consent, passwords
 from server.pages import Services
 from server.store import Store
-
-
-def verified(store: Store, site_name: str, user: str, method: str) -> protocol.Verified:
-    """A success: the signed assertion for the business and a session for the widget."""
-    site = store.site(site_name)
-    now = store.clock()
-    token, expires = issue(store.keys.signing_key(site.name, site.key_generation),
-                           store.issuer, site.name, user, method, now)
-    session = mint_session(store.keys.session_mac_key(), site.name, user, method, now)
-    return protocol.Verified(method=method, assertion=token, session=session,
-                             expires_at=expires)
 
 
 def build(store: Store) -> Services:
@@ -33,14 +21,15 @@ def build(store: Store) -> Services:
     def password_verify(req: protocol.PasswordVerify, address: str, origin: str
                         ) -> protocol.Verified | None:
         check_origin(req.site, origin)
-        if passwords.verify_password(store, req, address):
-            return verified(store, req.site, req.user, "pwd")
-        return None
+        generation = passwords.verify_password(store, req, address)
+        if generation is None:
+            return None
+        return accounts.login(store, store.site(req.site), req.user, "pwd", generation)
 
     def password_set(req: protocol.PasswordSet, address: str, origin: str
                      ) -> protocol.PasswordSaved:
         check_origin(req.site, origin)
-        return passwords.set_password(store, req)
+        return passwords.set_password(store, req, address)
 
     def origins(site: str) -> list[str]:
         try:
@@ -48,6 +37,13 @@ def build(store: Store) -> Services:
         except Refused:
             return []
 
+    def has_site(site: str) -> bool:
+        try:
+            store.site(site)
+        except Refused:
+            return False
+        return True
+
     return Services(notice=lambda site, lang: consent.notice(store, site, lang),
-                    origins=origins, password_verify=password_verify,
+                    origins=origins, has_site=has_site, password_verify=password_verify,
                     password_set=password_set)

@@ -11,6 +11,8 @@
     ownface site new-admin-token NAME     (replaces the audit/erase admin token)
     ownface site set-tickets NAME on|off  (new accounts need an enrolment ticket, or not)
     ownface site ticket-key NAME          (the key the site's backend makes tickets with)
+    ownface site reopen NAME USER         (a user id that had a face or password may be set
+                                           up again without a ticket: after checking who asks)
 
 ``add`` and ``new-admin-token`` print the site's admin token once; only its sha256 is stored.
 A site made by ``add`` requires enrolment tickets unless ``--open-enrolment`` is given: then
@@ -88,6 +90,23 @@ def set_tickets(engine: Engine, name: str, required: bool) -> None:
     with db.transaction(engine) as conn:
         conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
             enrol_tickets=required))
+
+
+def reopen(engine: Engine, name: str, user: str) -> str:
+    """Admin action: the account's first credential may be created again without a ticket."""
+    from server import accounts, keys
+
+    try:
+        check_id(user, "user")
+    except ProtocolError as exc:
+        raise SiteError(str(exc)) from exc
+    with engine.connect() as conn:
+        site_id = _site_id(conn, name)
+        conn.rollback()
+    done = accounts.reopen(engine, keys.load(Settings.from_env()), site_id, name, user,
+                           time.time())
+    return (f"{user} at {name} may be set up again (the next face or password needs no ticket)"
+            if done else f"{user} at {name} was not closed: nothing to do")
 
 
 def set_origins(engine: Engine, name: str, origins: list[str]) -> None:
@@ -198,6 +217,9 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--lang", required=True)
     n.add_argument("--file", type=Path, required=True)
     n.add_argument("--version", type=int)
+    r = sub.add_parser("reopen")
+    r.add_argument("name")
+    r.add_argument("user")
     t = sub.add_parser("set-tickets")
     t.add_argument("name")
     t.add_argument("required", choices=("on", "off"))
@@ -232,6 +254,8 @@ def main(argv: list[str]) -> int:
             version = set_notice(engine, args.name, args.lang,
                                  args.file.read_text(encoding="utf-8"), args.version)
             print(f"notice version {version} ({args.lang}) stored")
+        elif args.cmd == "reopen":
+            print(reopen(engine, args.name, args.user))
         elif args.cmd == "set-tickets":
             set_tickets(engine, args.name, args.required == "on")
         elif args.cmd == "set-mode":

@@ -98,8 +98,11 @@ class StaticFiles:
         if (target := self.resolve(path)) is None:
             return PlainTextResponse("Not found", 404)
         if target.name == "index.html" and not path.endswith(("/", "index.html")):
-            # /app -> /app/ so that relative URLs in the page resolve inside the folder
-            return Response(status_code=307, headers={"Location": scope["path"] + "/"})
+            # /app -> /app/ so that relative URLs in the page resolve inside the folder. The
+            # target is rebuilt from the path's segments: "//check" must not become the
+            # protocol-relative "//check/" (another host), it is "/check/".
+            canonical = "/".join(p for p in f"{root_path}/{path}".split("/") if p)
+            return Response(status_code=307, headers={"Location": f"/{canonical}/"})
         headers = Headers(scope=scope)
         media_type = MEDIA_TYPES.get(target.suffix, "application/octet-stream")
         if target.suffix == ".html" and self.render is not None:

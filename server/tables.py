@@ -68,7 +68,30 @@ users = Table(
     Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
     Column("external_id", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
+    # bumped by password change, withdrawal and erasure: older sessions stop working
+    Column("generation", Integer, nullable=False, server_default="0"),
+    # the account has had a face or a password: it is never silently re-opened to strangers
+    Column("claimed", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("site_id", "external_id", name="uq_users_site_external"),
+)
+
+# An erased account leaves only this: its keyed pseudonym (as in the audit log) and the
+# generation its next incarnation starts at, so it cannot be claimed again by whoever
+# names it first, and no session of the old account works for a new one.
+retired_users = Table(
+    "retired_users", metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject", String(32), primary_key=True),
+    Column("generation", Integer, nullable=False),
+    Column("retired_at", Float, nullable=False),
+)
+
+# Enrolment tickets are single-use: the sha256 of each ticket that created a credential,
+# kept until the ticket would have expired anyway.
+used_tickets = Table(
+    "used_tickets", metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("expires_at", Float, nullable=False, index=True),
 )
 
 consents = Table(
@@ -99,8 +122,9 @@ templates = Table(
     Column("pipeline", String(8), nullable=False, server_default="v1"),
 )
 
-# Challenge states; a used challenge keeps what it was: USED + EVALUATED or USED + DECOY
-FRESH, EVALUATED, DECOY, USED = 0, 1, 2, 3
+# Challenge states: FRESH -> EVALUATED -> USED (one evaluation, one verify or enrol).
+# (2 and 5 were the decoy states of evaluations during a lock before migration 0004.)
+FRESH, EVALUATED, USED = 0, 1, 4
 
 challenges = Table(
     "challenges", metadata,
@@ -124,11 +148,13 @@ passwords = Table(
 
 attempts = Table(
     "attempts", metadata,
-    Column("key", String(200), primary_key=True),  # e.g. face:acct:<site>:<user>, pwd:ip:<addr>
+    Column("key", String(200), primary_key=True),  # see server/limits.py
     Column("failures", Integer, nullable=False),
     Column("window_start", Float, nullable=False),
     Column("locked_until", Float, nullable=False),
     Column("last_failure", Float, nullable=False),
+    # per (account, client) rows: when that client last signed in to that account
+    Column("last_success", Float, nullable=False, server_default="0"),
 )
 
 audit = Table(

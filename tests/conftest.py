@@ -72,6 +72,48 @@ if sys.platform == "emscripten":
             terminalreporter.write_line(f"left out in Pyodide: {name} (needs {', '.join(needs)})")
 
 
+# --- temporary files --------------------------------------------------------------------------
+# Everything a run puts in the temporary directory (pytest's tmp_path, mkdtemp in tests and
+# helpers, Chromium profiles, PostgreSQL clusters, benchmark scratch data, and whatever the
+# subprocesses write) goes into one directory of the run, which is removed when the run
+# passes: a run leaves nothing behind in /tmp. After a failure it stays, and its path is
+# printed, for a look at what the failing tests left.
+RUN_TMP_PREFIX = "ownface-tests-"
+if sys.platform != "emscripten":
+
+    def pytest_configure(config: pytest.Config) -> None:
+        import tempfile
+
+        if hasattr(config, "workerinput"):  # (a pytest-xdist worker shares its parent's)
+            return
+        run_tmp = tempfile.mkdtemp(prefix=RUN_TMP_PREFIX)
+        os.chmod(run_tmp, 0o711)  # the PostgreSQL user must reach its cluster inside
+        config.stash[_RUN_TMP] = run_tmp
+        os.environ["TMPDIR"] = run_tmp
+        tempfile.tempdir = run_tmp
+
+    def pytest_unconfigure(config: pytest.Config) -> None:
+        import shutil
+        import tempfile
+
+        run_tmp = config.stash.get(_RUN_TMP, None)
+        if run_tmp is None:
+            return
+        tempfile.tempdir = None
+        os.environ.pop("TMPDIR", None)
+        if config.stash.get(_RUN_FAILED, False):
+            print(f"\nthis run's temporary files are kept in {run_tmp}")
+        else:
+            shutil.rmtree(run_tmp, ignore_errors=True)
+
+    def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+        session.config.stash[_RUN_FAILED] = exitstatus not in (0, 5)  # 5: nothing collected
+
+
+_RUN_TMP = pytest.StashKey[str]()
+_RUN_FAILED = pytest.StashKey[bool]()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Browser tests run last: Playwright's sync API keeps an event loop running in the main
     thread once it has started, and tests that use asyncio.run() must come before that."""

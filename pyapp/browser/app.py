@@ -115,12 +115,16 @@ class FaceApp:
         return protocol.ConsentGrant(
             site=self.page.site, user=self.page.user, purpose=protocol.CONSENT_PURPOSE,
             notice_version=self.page.notice_version, notice_sha256=self.page.notice_sha256,
-            language=self.page.notice_language)
+            language=self.page.notice_language, session=self.session, ticket=self.ticket)
 
     async def run(self) -> None:
         consent_id = None
         if self.enrolling:
-            receipt = await self.api.post(self.consent(), protocol.ConsentReceipt)
+            try:  # the record needs the holder's session, or for a new account the ticket
+                receipt = await self.api.post(self.consent(), protocol.ConsentReceipt)
+            except Refused as exc:
+                self.refused(exc)
+                return
             consent_id = receipt.consent_id
         pipeline = self.page.pipeline if self.enrolling else self.stored_pipeline()
         face_models, _ = await self.pipelines.get(pipeline)
@@ -142,14 +146,7 @@ class FaceApp:
                                     consent_id=consent_id, api=self.api, mode=self.page.mode,
                                     session=self.session, ticket=self.ticket)
         except Refused as exc:
-            refusal = {"session_invalid": "enrol_verify_first",  # an account with credentials
-                       "already_enrolled": "enrol_verify_first",  # gets a face from its holder
-                       "ticket_required": "ticket_needed"}.get(exc.code)  # a new one: a ticket
-            if refusal is None:
-                raise
-            self.screen.say("hint", "camera_off")
-            self.screen.result(refusal, False)
-            self.screen.emit("fallback", reason=exc.code)
+            self.refused(exc)
             return
         self.templates.save(self.page.site, self.page.user, enrolment.template)
         self.session = enrolment.enrolled.session
@@ -157,6 +154,18 @@ class FaceApp:
         self.enable_withdraw()
         self.screen.result(outcome, True, site=self.page.site)
         self.screen.emit("verified", method="face", assertion=enrolment.enrolled.assertion)
+
+    def refused(self, exc: Refused) -> None:
+        """Enrolment refused for who is asking: an account with credentials gets a face only
+        from its holder, a new one (or one closed before) only with the site's ticket."""
+        outcome = {"session_invalid": "enrol_verify_first",
+                   "already_enrolled": "enrol_verify_first",
+                   "ticket_required": "ticket_needed"}.get(exc.code)
+        if outcome is None:
+            raise exc
+        self.screen.say("hint", "camera_off")
+        self.screen.result(outcome, False)
+        self.screen.emit("fallback", reason=exc.code)
 
     async def embedding_for(self, captured: Capture, used: str, needed: str) -> object:
         """The burst's embedding by the pipeline the template needs (the kept frames run

@@ -117,6 +117,8 @@ class NetworkAudit:
                 continue
             if parts.hostname not in LOCAL_HOSTS:
                 found.append(f"{seen.method} {seen.url}: request to a non-local host")
+            if "ticket" in dict(parse_qsl(parts.query)):  # it would land in access logs
+                found.append(f"{seen.method} {seen.url}: an enrolment ticket in a URL")
             if (why := body_problem(seen.body, parts.path)) is not None:
                 found.append(f"{seen.method} {seen.url}: {why}")
         return found

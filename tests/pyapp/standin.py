@@ -130,5 +130,6 @@ class StandInServer:
             raise Refused("not_verified")
         self._check(account.public_key, request.signature, "verify", request.site,
                     request.user, request.challenge_id)
-        return wire(protocol.Verified("face", "e.y.s", bytes(protocol.SESSION_BYTES),
-                                      self.now + 120), protocol.Verified)
+        return wire(protocol.Verified(method="face", assertion="e.y.s",
+                                      session=bytes(protocol.SESSION_BYTES),
+                                      expires_at=self.now + 120), protocol.Verified)

@@ -1,5 +1,6 @@
-"""Server fixtures: a throwaway PostgreSQL 15 cluster, a fake clock, and an API client that
-speaks the protocol with a test-only OPRF client (tests/server/client.py)."""
+"""Server fixtures: a throwaway PostgreSQL cluster (whatever version is installed), a fake
+clock, and an API client that speaks the protocol with a test-only OPRF client
+(tests/server/client.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,22 @@ from server import db, sites
 from server.settings import Settings
 from tests.server.client import Face, public_bytes
 
-PG_BIN = Path(os.environ.get("OWNFACE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def find_pg_bin(environ: Mapping[str, str] = os.environ,
+                root: Path = Path("/usr/lib/postgresql")) -> Path | None:
+    """The PostgreSQL server binaries: ``OWNFACE_PG_BIN``, else the newest Debian/Ubuntu
+    version installed under ``root`` (whatever .ci/setup's ``apt-get install postgresql``
+    brought), else an ``initdb`` on the PATH."""
+    if environ.get("OWNFACE_PG_BIN"):
+        return Path(environ["OWNFACE_PG_BIN"])
+    versions = [p.parent for p in root.glob("*/bin/initdb") if p.parent.parent.name.isdigit()]
+    if versions:
+        return max(versions, key=lambda p: int(p.parent.name))
+    found = shutil.which("initdb")
+    return Path(found).resolve().parent if found else None
+
+
+PG_BIN = find_pg_bin()
 ORIGIN = "https://shop.example"
 NOTICE = "We turn your face into a protected key on your device. You may withdraw any time."
 SERVER_KEY = b64encode(bytes(range(32)))
@@ -59,6 +75,8 @@ class PostgresCluster:
         subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        if PG_BIN is None:
+            raise RuntimeError("no PostgreSQL server binaries (set OWNFACE_PG_BIN)")
         data = self.dir / "data"
         self.run(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                  "--no-sync", "-E", "UTF8")
@@ -68,6 +86,7 @@ class PostgresCluster:
                  str(self.dir / "log"), "start")
 
     def stop(self) -> None:
+        assert PG_BIN is not None
         try:
             self.run(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
                      "stop")
@@ -88,8 +107,8 @@ class PostgresCluster:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found at {PG_BIN} (install postgresql-15 or set "
+    if PG_BIN is None or not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL server binaries not found (install postgresql, or set "
                     "OWNFACE_PG_BIN); the PostgreSQL half of the server tests is skipped")
     cluster = PostgresCluster()
     cluster.start()
@@ -137,29 +156,50 @@ def add_site(url: str, name: str = "shop", mode: str = "device",
 
 
 class Api:
-    """Speaks the protocol to an in-process app; every call returns the httpx response."""
+    """Speaks the protocol to an in-process app; every call returns the httpx response.
 
-    def __init__(self, client: TestClient, site: str = "shop", origin: str = ORIGIN) -> None:
+    With ``address`` set, requests say they come from that client through a proxy (an
+    ``X-Forwarded-For`` header, believed by an app that trusts the test client's peer
+    address, see :func:`proxied`)."""
+
+    def __init__(self, client: TestClient, site: str = "shop", origin: str = ORIGIN,
+                 address: str | None = None) -> None:
         self.client = client
         self.site = site
         self.origin = origin
+        self.address = address
+
+    def at(self, address: str) -> Api:
+        """The same client, as seen from another address."""
+        other = Api(self.client, self.site, self.origin, address)
+        other.kiosk = self.kiosk
+        return other
 
     def post(self, path: str, body: dict[str, Any], origin: str | None = "default",
              **kw: Any) -> Any:
         headers = dict(kw.pop("headers", {}))
+        if self.address is not None:
+            headers["X-Forwarded-For"] = self.address
         if origin is not None:
             headers["Origin"] = self.origin if origin == "default" else origin
         return self.client.post(API_PREFIX + path, json={"v": VERSION, **body},
                                 headers=headers, **kw)
 
     def get(self, path: str, **kw: Any) -> Any:
+        if self.address is not None:
+            kw["headers"] = {"X-Forwarded-For": self.address, **kw.get("headers", {})}
         return self.client.get(API_PREFIX + path, **kw)
 
-    def consent(self, user: str) -> str:
+    def grant(self, user: str, session: str | None = None, ticket: str | None = None) -> Any:
         notice = self.get(f"/sites/{self.site}/notice", params={"lang": "en"}).json()
-        r = self.post("/consent", {"site": self.site, "user": user, "purpose": CONSENT_PURPOSE,
-                                   "notice_version": notice["version"],
-                                   "notice_sha256": notice["sha256"], "language": "en"})
+        body = {"site": self.site, "user": user, "purpose": CONSENT_PURPOSE,
+                "notice_version": notice["version"], "notice_sha256": notice["sha256"],
+                "language": "en", **({"session": session} if session else {}),
+                **({"ticket": ticket} if ticket else {})}
+        return self.post("/consent", body)
+
+    def consent(self, user: str, session: str | None = None, ticket: str | None = None) -> str:
+        r = self.grant(user, session, ticket)
         assert r.status_code == 200, r.text
         return str(r.json()["consent_id"])
 
@@ -184,7 +224,11 @@ class Api:
     def enrol(self, user: str, face: Face, helper: bytes | None = None,
               session: str | None = None, consent_id: str | None = None,
               ticket: str | None = None) -> Any:
-        consent_id = consent_id or self.consent(user)
+        if consent_id is None:
+            r = self.grant(user, session, ticket)
+            if r.status_code != 200:  # refused before the face: the consent's answer
+                return r
+            consent_id = str(r.json()["consent_id"])
         ch = self.challenge(user, "enrol").json()
         key, sig = face.answer(self.evaluator(user, ch["challenge_id"]), "enrol", self.site,
                                user, self.origin, ch)
@@ -220,6 +264,21 @@ def server(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[tupl
 @pytest.fixture
 def api(server: tuple[Api, str]) -> Api:
     return server[0]
+
+
+PROXY = "127.0.0.1"  # the test client's peer address when it plays a reverse proxy
+
+
+@pytest.fixture
+def proxied(tmp_path: Path, database_url: str, clock: FakeClock) -> Iterator[Api]:
+    """An app behind a trusted reverse proxy (the test client), with cheap argon2: each
+    ``api.at(address)`` is another client."""
+    add_site(database_url)
+    settings = make_settings(tmp_path, database_url, clock, trusted_proxies=PROXY,
+                             argon2_memory_kib=8, argon2_time_cost=1)
+    with TestClient(make_app(settings), base_url="http://testserver",
+                    client=(PROXY, 50000)) as client:
+        yield Api(client, address="198.51.100.7")
 
 
 ALICE = Face(b"alice's face key" + bytes(16))

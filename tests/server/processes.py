@@ -1,7 +1,10 @@
-"""Run the real server as a uvicorn subprocess (several workers) for crash and load tests."""
+"""Run the real server as a uvicorn subprocess (several workers) for crash, memory and load
+tests, and talk to it with a raw HTTP/1.1 keep-alive client."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -32,10 +35,12 @@ class UvicornServer:
         if database_url:
             env["OWNFACE_DATABASE_URL"] = database_url
         self.log = (data_dir / "uvicorn.log").open("wb")
+        # (as `ownface serve` does: uvicorn's own proxy-header handling is off, the app's
+        # trusted_proxies setting decides; server.clients)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "server.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--log-level", "warning", "--no-access-log", *args],
+             "--log-level", "warning", "--no-access-log", "--no-proxy-headers", *args],
             cwd=cwd or ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, workers: int = 2, timeout: float = 60.0) -> None:
@@ -96,3 +101,39 @@ class UvicornServer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection (asyncio), optionally from a given local address:
+    cheap enough to send tens of thousands of requests in a test."""
+
+    def __init__(self, port: int, local: str | None = None) -> None:
+        self.port = port
+        self.local = local
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: object = None,
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, local_addr=(self.local, 0) if self.local else None)
+        assert self.reader is not None
+        data = b"" if body is None else json.dumps(body).encode()
+        lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
+                 f"Content-Length: {len(data)}",
+                 *(f"{k}: {v}" for k, v in {"Content-Type": "application/json",
+                                            **(headers or {})}.items())]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + data)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -39,10 +39,35 @@ def test_claims_and_checks() -> None:
             assertions.verify_assertion(*args)
 
 
+def _signed(claims: dict[str, Any], key: Ed25519PrivateKey = KEY) -> str:
+    from joserfc import jwt
+    from joserfc.jwk import OKPKey
+
+    header = {"alg": assertions.ALGORITHM, "kid": assertions.key_id(key), "typ": "JWT"}
+    return jwt.encode(header, claims, OKPKey.import_key(key), algorithms=[assertions.ALGORITHM])
+
+
+def test_only_the_lifetime_and_audience_the_server_issues_are_accepted() -> None:
+    """A token valid for longer than the server ever issues, or for a list of audiences
+    (even one naming the site), is refused, though its signature is good."""
+    claims = {"iss": "https://id.example", "aud": "shop", "sub": "alice", "amr": ["face"],
+              "iat": int(NOW), "exp": int(NOW) + ASSERTION_TTL_SECONDS, "jti": "j1"}
+    assertions.verify_assertion(_signed(claims), _jwks(KEY), "shop", "https://id.example", NOW)
+    too_long, _ = assertions.issue(KEY, "https://id.example", "shop", "alice", "face", NOW,
+                                   ttl=ASSERTION_TTL_SECONDS * 100)
+    bad = [too_long,
+           _signed({**claims, "iat": int(NOW) + 3600, "exp": int(NOW) + 3600 + 60}),  # future
+           _signed({**claims, "aud": ["shop"]}),
+           _signed({**claims, "aud": ["shop", "bank"]})]
+    for token in bad:
+        with pytest.raises(assertions.AssertionInvalid):
+            assertions.verify_assertion(token, _jwks(KEY), "shop", "https://id.example", NOW)
+
+
 def test_session_tokens() -> None:
     key = b"k" * 32
     token = assertions.mint_session(key, "shop", "alice", "pwd", NOW)
-    assert assertions.check_session(key, token, "shop", "alice", NOW + 1) == "pwd"
+    assert assertions.check_session(key, token, "shop", "alice", NOW + 1).method == "pwd"
     for site, user, now in (("shop", "bob", NOW), ("bank", "alice", NOW),
                             ("shop", "alice", NOW + 10_000)):
         with pytest.raises(assertions.AssertionInvalid):

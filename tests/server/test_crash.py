@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -46,17 +47,26 @@ def test_kill_worker_mid_request(tmp_path: Path) -> None:
                     with lock:
                         errors.append(type(exc).__name__)
 
+    def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert time.monotonic() < deadline, f"{what}: not within {seconds} s ({errors[-3:]})"
+            time.sleep(0.05)
+
     try:
         server.wait_ready(workers=2)
         threads = [threading.Thread(target=hammer, args=(i,)) for i in range(6)]
         for t in threads:
             t.start()
-        time.sleep(3)
+        wait_for(lambda: len(acknowledged) >= 30, "enrolments flowing on both workers")
         victims = server.workers()
         assert len(victims) == 2
         before = len(acknowledged)
         os.kill(victims[0], signal.SIGKILL)  # requests are in flight on both workers
-        time.sleep(4)  # traffic goes on: the other worker (and uvicorn's replacement) serve it
+        # traffic goes on: the other worker serves it, and uvicorn starts a replacement
+        wait_for(lambda: len(acknowledged) >= before + 30, "enrolments after the kill")
+        wait_for(lambda: len(server.workers()) == 2 and victims[0] not in server.workers(),
+                 "a replacement worker")
         stop.set()
         for t in threads:
             t.join(timeout=30)

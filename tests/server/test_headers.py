@@ -41,9 +41,27 @@ def test_csp_allows_no_third_party_origin_and_no_eval() -> None:
         assert not re.search(r"https?://|\*|data:.*script", value), value
 
 
-def test_root_redirects_to_the_app(client: TestClient) -> None:
+def test_the_root_says_what_this_server_is(client: TestClient) -> None:
+    """A newcomer's first address: what OwnFace is, the app, the check page, the docs (not
+    a redirect to an app page that says the link is not valid)."""
     r = client.get("/", follow_redirects=False)
-    assert r.status_code in {302, 307}
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "OwnFace" in r.text and 'href="/check/"' in r.text
+    assert 'href="/docs/security.md"' in r.text and 'href="/api/v1/openapi.json"' in r.text
+    doc = client.get("/docs/security.md")
+    assert doc.status_code == 200 and "# Security" in doc.text
+    assert client.get("/docs/../README.md").status_code == 404
+    assert client.get("/docs/nope.md").status_code == 404
+
+
+def test_no_protocol_relative_redirect_and_no_template_sources(client: TestClient) -> None:
+    r = client.get("http://testserver//check", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/check/"
+    r = client.get("/check", follow_redirects=False)
+    assert r.headers["location"] == "/check/"
+    for path in ("/templates/app.html", "/templates/index.html", "//templates/app.html"):
+        path = f"http://testserver{path}"
+        assert client.get(path).status_code == 404, path
 
 
 def test_the_widget_script_may_be_loaded_by_other_origins(client: TestClient) -> None:

@@ -74,6 +74,20 @@ def test_identity_rejected() -> None:
         oprf.blind_evaluate(secret, oprf.IDENTITY)
 
 
+def test_an_element_with_the_top_bit_set_is_refused() -> None:
+    """RFC 9496 decoding refuses it (not canonical); libsodium 1.0.18 alone would ignore the
+    bit and accept the element. The client refuses it too (tests/pyapp)."""
+    _, blinded = blind(b"some input")
+    assert not blinded[-1] & 0x80  # canonical encodings never have it
+    flipped = blinded[:-1] + bytes([blinded[-1] | 0x80])
+    with pytest.raises(CryptoError, match="top bit"):
+        oprf.check_element(flipped)
+    secret, _ = oprf.derive_key_pair(SEED, KEY_INFO)
+    with pytest.raises(CryptoError):
+        oprf.blind_evaluate(secret, flipped)
+    assert oprf.check_element(blinded) == blinded
+
+
 @pytest.mark.parametrize("bad", [b"\xff" * 32, bytes([1]) + bytes(31), b"\x00" * 31])
 def test_invalid_encodings_rejected(bad: bytes) -> None:
     secret, _ = oprf.derive_key_pair(SEED, KEY_INFO)

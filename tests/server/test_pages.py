@@ -123,6 +123,9 @@ def test_json_is_not_a_form(client: TestClient) -> None:
 
 
 def test_a_ticket_site_sets_up_a_new_password_only_with_the_ticket(tmp_path: Path) -> None:
+    """The ticket never travels in a URL: a link with one in its query is refused (it would
+    land in access logs); the widget puts it after the # and the page's glue into the forms,
+    whose POST bodies carry it, and pages answered to a form keep it out of their links."""
     settings = Settings(data_dir=tmp_path, public_origin=ORIGIN,
                         extra={"argon2_memory_kib": 1024, "argon2_time_cost": 1})
     engine = db.make_engine(settings.database)
@@ -135,14 +138,23 @@ def test_a_ticket_site_sets_up_a_new_password_only_with_the_ticket(tmp_path: Pat
     good = protocol.make_ticket(key, "demo", "paula", int(time.time()) + 300)
     with TestClient(create_app(settings)) as client:
         page = client.get(f"/app/?site=demo&user=paula&ticket={good}")
-        assert page.status_code == 200
-        assert f'name="ticket" value="{good}"' in page.text  # in both password forms
-        assert f'"ticket": "{good}"' in page.text  # and for the face path's enrolment
+        assert page.status_code == 400 and "never in its query" in page.text
+        assert good not in page.text
+        page = client.get("/app/?site=demo&user=paula")
+        assert page.status_code == 200 and 'name="ticket"' not in page.text
         for given in ({}, {"ticket": ticket}):
             r = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93",
                                                        **given), headers={"Origin": ORIGIN})
             assert "only from its own pages" in r.text and 'data-problem="ticket_required"' \
                 in r.text
+        weak = client.post("/app/password", data=form(kind="set", password="password",
+                                                      ticket=good), headers={"Origin": ORIGIN})
+        assert f'name="ticket" value="{good}"' in weak.text  # the forms keep it...
+        assert f"ticket={good}" not in weak.text  # ...no link carries it
         r = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93",
                                                    ticket=good), headers={"Origin": ORIGIN})
         assert "password is saved" in r.text
+        again = client.post("/app/password", data=form(user="paula", kind="set",
+                                                       password="lantern-marmalade-7",
+                                                       ticket=good), headers={"Origin": ORIGIN})
+        assert 'data-problem="ticket_required"' in again.text  # spent: a ticket works once

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from server import passwords
+from pyapp.protocol import REAUTH_SECONDS
+from server import hashing
 from server.tables import passwords as passwords_t
 from tests.server.conftest import ALICE, Api, FakeClock, add_site, make_app, make_settings
 
@@ -16,7 +18,7 @@ GOOD = "correct horse battery staple"
 
 
 def test_owasp_parameters() -> None:
-    digest = passwords.Hasher().hash(GOOD)
+    digest = hashing.Hasher().hash(GOOD)
     assert digest.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
 
 
@@ -62,7 +64,7 @@ def test_change_needs_session_and_replaces(api: Api) -> None:
     session = saved.json()["session"]
     new = "lantern marmalade gravity"
     r = api.post("/password/change", {"site": "shop", "user": "bob", "session": session,
-                                      "new_password": new})
+                                      "new_password": new, "current_password": GOOD})
     assert r.status_code == 200
     assert api.post("/password/verify", {"site": "shop", "user": "bob",
                                          "password": GOOD}).status_code == 401
@@ -70,8 +72,72 @@ def test_change_needs_session_and_replaces(api: Api) -> None:
                                          "password": new}).status_code == 200
     other = api.post("/password/set", {"site": "shop", "user": "eve", "password": GOOD})
     r = api.post("/password/change", {"site": "shop", "user": "bob",
-                                      "session": other.json()["session"], "new_password": new})
+                                      "session": other.json()["session"], "new_password": new,
+                                      "current_password": new})
     assert r.status_code == 401
+
+
+def _change(api: Api, session: str, new: str, **more: str) -> Any:
+    return api.post("/password/change", {"site": "shop", "user": "bob", "session": session,
+                                         "new_password": new, **more})
+
+
+def test_a_change_needs_the_current_password_or_a_fresh_face(api: Api, clock: FakeClock
+                                                              ) -> None:
+    session = api.post("/password/set", {"site": "shop", "user": "bob",
+                                         "password": GOOD}).json()["session"]
+    for more in ({}, {"current_password": "not the password"}):  # a session alone: no
+        r = _change(api, session, "lantern marmalade gravity", **more)
+        assert r.status_code == 401 and r.json()["error"] == "reauth_required", more
+    # replacing the password through password/set needs the same proof
+    r = api.post("/password/set", {"site": "shop", "user": "bob", "session": session,
+                                   "password": "lantern marmalade gravity"})
+    assert r.status_code == 401 and r.json()["error"] == "reauth_required"
+    assert api.post("/password/verify", {"site": "shop", "user": "bob",
+                                         "password": GOOD}).status_code == 200
+    # a face verified a moment ago is proof enough; one verified long ago is not
+    session = api.post("/password/verify", {"site": "shop", "user": "bob",
+                                            "password": GOOD}).json()["session"]
+    assert api.enrol("bob", ALICE, session=session).status_code == 200
+    face = api.verify("bob", ALICE).json()["session"]
+    clock.advance(REAUTH_SECONDS + 1)
+    r = _change(api, face, "lantern marmalade gravity")
+    assert r.status_code == 401 and r.json()["error"] == "reauth_required"
+    face = api.verify("bob", ALICE).json()["session"]
+    assert _change(api, face, "lantern marmalade gravity").status_code == 200
+
+
+def test_change_withdrawal_and_erasure_end_older_sessions(server: tuple[Api, str]) -> None:
+    api, token = server
+    first = api.post("/password/set", {"site": "shop", "user": "bob",
+                                       "password": GOOD}).json()["session"]
+    second = api.post("/password/verify", {"site": "shop", "user": "bob",
+                                           "password": GOOD}).json()["session"]
+    changed = _change(api, second, "lantern marmalade gravity", current_password=GOOD)
+    assert changed.status_code == 200
+    # the session from before the change changes nothing any more...
+    r = _change(api, first, "another fine passphrase", current_password="lantern marmalade "
+                                                                       "gravity")
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
+    r = api.post("/consent/withdraw", {"site": "shop", "user": "bob", "session": first})
+    assert r.status_code == 401
+    # ...the one the change returned does; after an admin erasure, nothing does
+    latest = changed.json()["session"]
+    assert api.post("/erase", {"site": "shop", "user": "bob"},
+                    headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    r = _change(api, latest, "another fine passphrase",
+                current_password="lantern marmalade gravity")
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
+    r = api.post("/password/set", {"site": "shop", "user": "bob", "session": latest,
+                                   "password": "another fine passphrase"})
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
+    # a withdrawal ends the face sessions from before it too
+    session = api.enrol("carol", ALICE).json()["session"]
+    fresh = api.verify("carol", ALICE).json()["session"]
+    assert api.post("/consent/withdraw", {"site": "shop", "user": "carol",
+                                          "session": fresh}).status_code == 200
+    r = api.post("/erase", {"site": "shop", "user": "carol", "session": session})
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
 
 
 def test_rehash_on_parameter_change(tmp_path: Path, clock: FakeClock) -> None:

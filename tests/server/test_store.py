@@ -75,8 +75,11 @@ def test_a_face_is_added_to_an_account_only_by_its_verified_holder(api: Api) -> 
                                             "password": password}).json()["session"]
     assert api.enrol("bob", ALICE, session=session).status_code == 200
     assert api.verify("bob", ALICE).status_code == 200
-    # a template is replaced only with a session too
+    # a template is replaced only with a session too (the stranger's consent is refused)
     again = api.enrol("bob", MALLORY)
+    assert again.status_code == 401 and again.json()["error"] == "session_invalid"
+    consent_id = api.consent("bob", session=session)  # a holder's consent, a stranger's face
+    again = api.enrol("bob", MALLORY, consent_id=consent_id)
     assert again.status_code == 409 and again.json()["error"] == "already_enrolled"
     session = api.verify("bob", ALICE).json()["session"]
     assert api.enrol("bob", MALLORY, session=session).status_code == 200

@@ -60,9 +60,13 @@ def test_a_new_account_needs_a_ticket_for_a_face(ticketed: Any) -> None:
     assert api.verify("alice", ALICE).status_code == 401  # nothing was stored
     assert api.enrol("alice", ALICE, ticket=ticket("alice")).status_code == 200
     assert api.verify("alice", ALICE).status_code == 200
-    # the ticket opens only a new account: a second face needs the holder's session
+    # a ticket works once...
     r = api.enrol("alice", MALLORY, ticket=ticket("alice"))
-    assert r.status_code == 409 and r.json()["error"] == "already_enrolled"
+    assert r.status_code == 403 and r.json()["error"] == "ticket_required"
+    # ...and opens only a new account: a second face needs the holder's session
+    r = api.enrol("alice", MALLORY, ticket=ticket("alice", ttl=301))
+    assert r.status_code == 401 and r.json()["error"] == "session_invalid"
+    assert api.verify("alice", MALLORY).status_code == 401
 
 
 def test_a_new_account_needs_a_ticket_for_a_password(ticketed: Any) -> None:
@@ -75,7 +79,9 @@ def test_a_new_account_needs_a_ticket_for_a_password(ticketed: Any) -> None:
         r = api.post("/password/set", {**body, "ticket": bad})
         assert r.status_code == 403 and r.json()["error"] == "ticket_required", bad
     assert api.post("/password/set", {**body, "ticket": ticket("bob")}).status_code == 200
-    again = api.post("/password/set", {**body, "ticket": ticket("bob")})
+    spent = api.post("/password/set", {**body, "ticket": ticket("bob")})
+    assert spent.status_code == 403 and spent.json()["error"] == "ticket_required"
+    again = api.post("/password/set", {**body, "ticket": ticket("bob", ttl=301)})
     assert again.status_code == 401 and again.json()["error"] == "session_invalid"
 
 

@@ -17,6 +17,26 @@ function emit(type, detail = {}) {
 
 window.ownfaceGlue = Object.assign(window.ownfaceGlue || {}, { emit });
 
+// An enrolment ticket arrives after the "#" (the widget puts it there: browsers never send a
+// fragment, so it stays out of servers' logs). It leaves the address bar and goes into the
+// page's context (for the face path) and its password forms, whose POST bodies carry it; the
+// language link keeps it in its own fragment.
+const given = /^#ticket=([A-Za-z0-9_-]+)$/.exec(location.hash);
+if (given) history.replaceState(null, "", location.pathname + location.search);
+const ticket = given ? given[1] : context.ticket;
+if (ticket) {
+  context.ticket = ticket;
+  document.getElementById("ownface-context").textContent = JSON.stringify(context);
+  for (const form of document.querySelectorAll("form.password-form")) {
+    if (!form.elements.namedItem("ticket")) {
+      const input = Object.assign(document.createElement("input"),
+        { type: "hidden", name: "ticket", value: ticket });
+      form.append(input);
+    }
+  }
+  for (const link of document.querySelectorAll("a.lang")) link.hash = `ticket=${ticket}`;
+}
+
 function focusScreen() {
   const target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
   if (target && target.classList.contains("screen")) {

@@ -1,6 +1,7 @@
 // The OwnFace widget: <ownface-verify site="shop" user="u-123"></ownface-verify>
 // For a user's first face or password on a site that requires enrolment tickets, add
-// ticket="..." as your backend made it for this user (docs/api.md); it is passed on as is.
+// ticket="..." as your backend made it for this user (docs/api.md); it is passed on after the
+// "#" of the frame's address, which browsers never send, so it stays out of servers' logs.
 //
 // Embeds the OwnFace verification app (served from the OwnFace origin this script comes
 // from) in an iframe that may use the camera, keeps it sized to its content, and re-emits
@@ -55,7 +56,7 @@
         return;
       }
       const query = new URLSearchParams({ site, user, embed: location.origin });
-      for (const name of ["lang", "action", "ticket"]) {
+      for (const name of ["lang", "action"]) {
         if (this.hasAttribute(name)) query.set(name, this.getAttribute(name));
       }
       const styles = getComputedStyle(this);
@@ -63,7 +64,9 @@
         const value = styles.getPropertyValue(`--ownface-${name}`).trim();
         if (value) query.set(`theme-${name}`, value);
       }
-      const src = `${ownface}/app/?${query}`;
+      const ticket = this.getAttribute("ticket");
+      const src = `${ownface}/app/?${query}` +
+        (ticket ? `#ticket=${encodeURIComponent(ticket)}` : "");
       if (this.frame.src !== src) {
         this.frame.src = src;
         clearTimeout(this.timer);  // the app reports its size as soon as it has rendered
