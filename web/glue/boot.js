@@ -43,13 +43,19 @@ const storageUsable = (async () => {
 
 // The face path's files (manifest.downloads: [url, bytes sent, bytes], Pyodide's first),
 // fetched into the HTTP cache, where the worker then finds them; the bytes still to come are
-// counted as they arrive. A file already cached counts for nothing.
+// counted as they arrive. When the first and the last file are cached, an earlier visit got
+// them all and nothing is counted; when neither is, this is a first visit and all are
+// fetched (each question the cache cannot answer costs a console line and start-up time).
 async function download(files) {
-  const cached = await Promise.all(files.map(([url]) =>
-    fetch(url, { cache: "only-if-cached", mode: "same-origin" })
-      .then((response) => { response.body?.cancel(); return response.ok; }, () => false)));
-  const todo = files.filter((_, i) => !cached[i]);
-  if (!todo.length) return;
+  const isCached = ([url]) => fetch(url, { cache: "only-if-cached", mode: "same-origin" })
+    .then((response) => { response.body?.cancel(); return response.ok; }, () => false);
+  const ends = await Promise.all([files[0], files.at(-1)].map(isCached));
+  if (ends.every(Boolean)) return;
+  let todo = files;
+  if (ends.some(Boolean)) {
+    const cached = await Promise.all(files.map(isCached));
+    todo = files.filter((_, i) => !cached[i]);
+  }
   const sent = new Map(todo.map(([url, size]) => [url, size]));
   const got = new Map();
   const sum = (values) => [...values].reduce((a, b) => a + b, 0);
