@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,13 @@ def verify_against_pyodide_lock(source: Source, assets: Path) -> None:
                              f"pins ({by_file.get(name)}); Pyodide would refuse to load it.")
 
 
+def compile_wheel(origin: Path, data: bytes) -> bytes:
+    try:
+        return pyodide_folder.compile_wheel(origin, data)
+    except pyodide_folder.FolderError as exc:
+        raise AssetError(str(exc)) from exc
+
+
 def serve_pyodide(assets: Path, sources: list[Source]) -> Path:
     """The folder the browser loads Pyodide from (``pyodide_folder.make``), made from the
     files ``install`` checked: Pyodide's, and the wheels sources list under ``repack``."""
@@ -231,7 +239,9 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
         changed |= install(source, assets)
         if source.verify_with_lock:
             verify_against_pyodide_lock(source, assets)
-    built = wheel.build_pyapp(ROOT / "pyapp", assets / "wheels")
+    pyodide = next(s for s in sources if s.package == "pyodide")
+    built = wheel.build_pyapp(ROOT / "pyapp", assets / "wheels", (  # its modules compiled
+        pyodide.sha256.encode(), partial(compile_wheel, assets / pyodide.dest)))
     models = _install_models(settings.models_dir, assets / "models")
     written = compress.precompress_tree(assets)  # first, so the served folder links them
     served = serve_pyodide(assets, sources)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import zipfile
 from pathlib import Path
 
 from server import wheel
@@ -113,26 +115,27 @@ def make(origin: Path, runtime: dict[str, str], wheels: dict[str, Path],
 
 
 def compile_in_pyodide(origin: Path, zips: dict[str, Path], imports: list[str],
-                       out: Path) -> None:
+                       out: Path, whole: frozenset[str] = frozenset()) -> None:
     """Start Pyodide from ``origin`` under Node, load the wheels among ``zips``, import
     ``imports`` there, and write each of ``zips`` to ``out`` repacked (``wheel.repack``)
-    with every module then imported as bytecode."""
+    with every module then imported as bytecode; in the zips named in ``whole``, every
+    module (those are not loaded)."""
     node = shutil.which("node")
     if node is None:
         raise FolderError("'node' is not installed, but setup runs Pyodide once to compile "
                           "its Python modules. Install Node.js (it comes with npm; Debian: "
                           "apt-get install nodejs npm).")
     packages = [name.split("-")[0] if path.parent == origin else str(path)
-                for name, path in zips.items() if name.endswith(".whl")]
+                for name, path in zips.items() if name.endswith(".whl") and name not in whole]
     with tempfile.TemporaryDirectory() as tmp:
         inputs = {f"/setup/server/{name}": str(HERE / name)
                   for name in ("__init__.py", "wheel.py", "pyodide_folder.py")}
         inputs |= {f"/setup/in/{name}": str(path) for name, path in zips.items()}
+        call = f"in_pyodide({sorted(zips)!r}, {imports!r}, {sorted(whole)!r})"
         job = {"packages": packages, "inputs": inputs,
                "outputs": {f"/setup/out/{name}": str(out / name) for name in zips},
                "run": "import sys; sys.path.insert(0, '/setup'); "
-                      "from server import pyodide_folder; "
-                      f"pyodide_folder.in_pyodide({sorted(zips)!r}, {imports!r})"}
+                      f"from server import pyodide_folder; pyodide_folder.{call}"}
         (Path(tmp) / "job.json").write_text(json.dumps(job), encoding="utf-8")
         proc = subprocess.run([node, str(GLUE), str(origin), str(Path(tmp) / "job.json")],  # noqa: S603
                               capture_output=True, text=True, timeout=900, check=False)
@@ -140,6 +143,15 @@ def compile_in_pyodide(origin: Path, zips: dict[str, Path], imports: list[str],
         tail = "\n    ".join(proc.stderr.strip().splitlines()[-8:])
         raise FolderError(f"compiling Python modules inside Pyodide failed "
                           f"(node exit {proc.returncode}):\n    {tail}")
+
+
+def compile_wheel(origin: Path, data: bytes) -> bytes:
+    """A pure-Python wheel (``data``) with every module compiled by Pyodide's CPython."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "in.whl").write_bytes(data)
+        compile_in_pyodide(origin, {"in.whl": Path(tmp) / "in.whl"}, [], Path(tmp),
+                           frozenset({"in.whl"}))
+        return (Path(tmp) / "in.whl").read_bytes()
 
 
 def startup_imports(package: Path) -> list[str]:
@@ -157,9 +169,10 @@ def startup_imports(package: Path) -> list[str]:
     return sorted(found - {"__future__"})
 
 
-def in_pyodide(names: list[str], imports: list[str]) -> None:
+def in_pyodide(names: list[str], imports: list[str], whole: list[str]) -> None:
     """Inside Pyodide: import ``imports``, then repack each zip in /setup/in to /setup/out
-    with the source of every module now imported replaced by its bytecode."""
+    with the source of every module now imported (every module, in ``whole``) replaced by
+    its bytecode."""
     for module in imports:
         try:
             __import__(module)
@@ -173,4 +186,9 @@ def in_pyodide(names: list[str], imports: list[str]) -> None:
     for name in names:
         data = Path("/setup/in", name).read_bytes()
         root = stdlib_root if name == STDLIB else packages_root
-        Path("/setup/out", name).write_bytes(wheel.repack(data, root, origins))
+        if name in whole:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                modules = {root + n for n in zf.namelist() if n.endswith(".py")}
+        else:
+            modules = origins
+        Path("/setup/out", name).write_bytes(wheel.repack(data, root, modules))

@@ -19,7 +19,7 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
 # Modules that only make sense in CPython (onnxruntime, PIL, matplotlib): not shipped.
@@ -53,12 +53,17 @@ def _record_hash(data: bytes) -> str:
     return f"sha256={digest},{len(data)}"
 
 
-def build_pyapp(package: Path, out: Path) -> Path:
-    """Build (or reuse) the wheel of ``package``; return its path. Stale builds are removed."""
+def build_pyapp(package: Path, out: Path,
+                finish: tuple[bytes, Callable[[bytes], bytes]] | None = None) -> Path:
+    """Build (or reuse) the wheel of ``package``; return its path. Stale builds are removed.
+
+    ``finish``: (what it depends on, a last step over the wheel's bytes): setup compiles the
+    modules there (server.pyodide_folder), for the Pyodide version it names.
+    """
     version = _version(package)
     files = _sources(package)
-    tag = hashlib.sha256(b"stored\0" + b"".join(name.encode() + b"\0" + data
-                                             for name, data in files))
+    tag = hashlib.sha256(b"stored\0" + (finish[0] if finish else b"") + b"\0" + b"".join(
+        name.encode() + b"\0" + data for name, data in files))
     target = out / tag.hexdigest()[:16] / f"{package.name}-{version}-py3-none-any.whl"
     if not target.is_file():
         dist_info = f"{package.name}-{version}.dist-info"
@@ -76,7 +81,8 @@ def build_pyapp(package: Path, out: Path) -> Path:
         entries.append((f"{dist_info}/RECORD", record.encode()))
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(_stored_zip((name, _EPOCH, 0o644 << 16, data) for name, data in entries))
+        built = _stored_zip((name, _EPOCH, 0o644 << 16, data) for name, data in entries)
+        tmp.write_bytes(finish[1](built) if finish else built)
         tmp.replace(target)
     for stale in out.iterdir():
         if stale.is_dir() and stale != target.parent and len(stale.name) == 16:

@@ -237,3 +237,10 @@ def test_missing_node_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(pyodide_folder.FolderError, match="'node' is not installed"):
         pyodide_folder.compile_in_pyodide(tmp_path, {}, [], tmp_path)
+
+
+def test_the_pyapp_wheel_the_browser_loads_is_compiled_for_pyodide(ready: Settings) -> None:
+    wheel_url = assets.read_manifest(ready)["wheels"][-1]
+    members = _members(ready.assets_dir / wheel_url.removeprefix("/assets/"))
+    assert "pyapp/protocol.pyc" in members and "pyapp/browser/app.pyc" in members
+    assert not [name for name in members if name.endswith(".py")]
