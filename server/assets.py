@@ -303,10 +303,11 @@ def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
         "wheels": wheels,
         "test_wheels": test_wheels,
         "models": models,
-        # what the face path downloads, in the order it needs it: [url, bytes sent with
-        # brotli, bytes] (web/glue/boot.js fetches these early and counts them)
-        "downloads": [_sizes(assets, url) for url in dict.fromkeys(
-            [*runtime, *wheels, *ort_files, *models.values()])],
+        # what the face path downloads, in the order it needs it, in two groups (Python, then
+        # onnxruntime-web and the models): [url, bytes sent with brotli, bytes]
+        # (web/glue/boot.js fetches these early and counts them)
+        "downloads": [[_sizes(assets, url) for url in dict.fromkeys(group)]
+                      for group in ([*runtime, *wheels], [*ort_files, *models.values()])],
     }
 
 

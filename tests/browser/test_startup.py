@@ -77,7 +77,7 @@ def test_loading_is_told_in_megabytes_then_ready(live_server: LiveServer, browse
                                                  app_settings: Settings, audit: NetworkAudit,
                                                  lang: str) -> None:
     manifest = assets.read_manifest(app_settings)
-    total = sum(sent for _, sent, _ in manifest["downloads"]) / 1e6
+    total = sum(sent for group in manifest["downloads"] for _, sent, _ in group) / 1e6
     context, page = open_app(browser, audit,
                              f"{live_server.url}/app/?site=demo&user=startup-{lang}&lang={lang}"
                              "#face")  # opened on the face screen: it loads at once

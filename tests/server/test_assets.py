@@ -183,11 +183,14 @@ def test_pyodide_is_served_from_a_folder_of_stored_zips_with_startup_modules_com
 
 def test_the_manifest_lists_the_face_paths_downloads_with_their_sizes(ready: Settings) -> None:
     manifest = assets.read_manifest(ready)
-    urls = [url for url, _, _ in manifest["downloads"]]
+    python, models = manifest["downloads"]
+    assert {url for url, _, _ in models} == {manifest["ort"], *manifest["models"].values()} | {
+        url for url, _, _ in models if url.startswith(manifest["ort_dir"])}
+    urls = [url for url, _, _ in python + models]
     assert urls[:3] == [manifest["pyodide"], manifest["pyodide_dir"] + "pyodide.asm.js",
                         manifest["pyodide_dir"] + "pyodide.asm.wasm"]
     assert set(manifest["wheels"]) | set(manifest["models"].values()) <= set(urls)
-    for url, sent, size in manifest["downloads"]:
+    for url, sent, size in python + models:
         path = ready.assets_dir / url.removeprefix("/assets/")
         assert size == path.stat().st_size
         brotli = path.with_name(path.name + ".br")

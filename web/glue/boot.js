@@ -41,25 +41,33 @@ const storageUsable = (async () => {
   }
 })();
 
-// The face path's files (manifest.downloads: [url, bytes sent, bytes], Pyodide's first),
-// fetched into the HTTP cache, where the worker then finds them; the bytes still to come are
-// counted as they arrive. When the first and the last file are cached, an earlier visit got
-// them all and nothing is counted; when neither is, this is a first visit and all are
-// fetched (each question the cache cannot answer costs a console line and start-up time).
-async function download(files) {
+// The face path's files (manifest.downloads: groups of [url, bytes sent, bytes], Python's
+// first), fetched into the HTTP cache, where the worker then finds them; the bytes still to
+// come are counted as they arrive. A group starts when the one before it is in, so Python's
+// files never wait behind the models. When the very first and last files are cached, an
+// earlier visit got them all and nothing is counted; when neither is, this is a first visit
+// and all are fetched (a question the cache cannot answer costs a console line and time).
+async function download(groups) {
+  const files = groups.flat();
   const isCached = ([url]) => fetch(url, { cache: "only-if-cached", mode: "same-origin" })
     .then((response) => { response.body?.cancel(); return response.ok; }, () => false);
   const ends = await Promise.all([files[0], files.at(-1)].map(isCached));
   if (ends.every(Boolean)) return;
-  let todo = files;
+  const cached = new Set();
   if (ends.some(Boolean)) {
-    const cached = await Promise.all(files.map(isCached));
-    todo = files.filter((_, i) => !cached[i]);
+    const answers = await Promise.all(files.map(isCached));
+    files.forEach(([url], i) => answers[i] && cached.add(url));
   }
-  const sent = new Map(todo.map(([url, size]) => [url, size]));
+  const todo = groups.map((group) => group.filter(([url]) => !cached.has(url)));
+  const sent = new Map(todo.flat().map(([url, size]) => [url, size]));
   const got = new Map();
   const sum = (values) => [...values].reduce((a, b) => a + b, 0);
-  const report = () => status("download", { done: sum(got.values()), total: sum(sent.values()) });
+  let shown = 0;
+  const report = (last = false) => {  // a few times a second is enough for a person
+    if (!last && performance.now() - shown < 200) return;
+    shown = performance.now();
+    status("download", { done: sum(got.values()), total: sum(sent.values()) });
+  };
   const one = async ([url, , size]) => {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -76,11 +84,14 @@ async function download(files) {
     got.set(url, sent.get(url));
     report();
   };
-  report();
-  const queue = [...todo];
-  await Promise.all([1, 2, 3, 4].map(async () => {  // a few at a time, in the manifest's order
-    while (queue.length) await one(queue.shift());
-  }));
+  report(true);
+  for (const group of todo) {
+    const queue = [...group];
+    await Promise.all([1, 2, 3, 4].map(async () => {  // a few at a time, in order
+      while (queue.length) await one(queue.shift());
+    }));
+  }
+  report(true);
 }
 
 let started = false;
