@@ -2,12 +2,15 @@
 
 * page opened -> consent screen shown (first contentful paint of the server-rendered page),
   cold (empty profile) and warm (same profile again);
-* Python ready and face models ready after opening (cold and warm);
+* Python ready and face models ready after opening: cold, a first visit opened on the face
+  screen (the runtime loads at once); warm, the enrolled person coming back (this device keeps
+  the template: the runtime loads at once, from the browser's caches);
 * consent given (button pressed) -> camera ready (first frame), with Python already loaded;
 * camera ready -> result, for verification (burst, protected-template protocol, server).
 
 Issue targets: opened -> consent screen <= 500 ms; consent -> camera ready <= 1.5 s warm;
-verify button -> result <= 1 s median with the camera already running.
+verify button -> result <= 1 s median with the camera already running; Python and models
+ready <= 1.5 s warm, <= 3.0 s cold (issue 15).
 
     .venv/bin/python bench/app_latency.py [--runs 5]
 """
@@ -34,8 +37,9 @@ from server.app import create_app  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
 from tests.browser.y4m import write_y4m  # noqa: E402
+from tests.conftest import LFW_DIR  # noqa: E402  (../shared/data or $OWNFACE_SHARED_DATA)
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = LFW_DIR
 FCP = """() => { const e = performance.getEntriesByName("first-contentful-paint")[0];
                 return e ? e.startTime : null; }"""
 # main-thread tasks over 50 ms from the very start of the page (loading included)
@@ -98,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         context = launch(pw, profile, enrol_cam)  # enrol once (cold visit)
         page = context.new_page()
         page.goto(url)
-        page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
         page.click("#choose-face")
+        page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
         page.check("#consent")
         page.click("#start")
         page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         def visit(context: Any, kind: str) -> Any:
             """Open the app, wait for the models, record the loading milestones."""
             page = context.new_page()
-            page.goto(url)
+            page.goto(url + ("#face" if kind == "cold" else ""))
             page.wait_for_selector("html[data-models-ms]", state="attached", timeout=180_000)
             m = marks(page)
             rows[f"fcp_{kind}"].append(page.evaluate(FCP))

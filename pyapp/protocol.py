@@ -79,6 +79,9 @@ Purpose = Literal["enrol", "verify", "withdraw"]
 PURPOSES: tuple[str, ...] = ("enrol", "verify", "withdraw")
 StorageMode = Literal["device", "portable"]
 STORAGE_MODES: tuple[str, ...] = ("device", "portable")
+# where a device-mode template is kept in the browser (localStorage), per site and user; the
+# server names the key in the page so that the page knows a returning person before Python
+DEVICE_TEMPLATE_PREFIX = "ownface/1/template"
 CONSENT_PURPOSE = "face_verification"
 PIPELINES: tuple[str, ...] = ("v1", "v2")  # face pipelines a template can be made with
 Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
@@ -184,6 +187,10 @@ def _text(value: object, field: str, pattern: re.Pattern[str], what: str) -> str
 def check_id(value: object, field: str) -> str:
     return _text(value, field, _ID, "1-64 characters of A-Z a-z 0-9 . _ - (not starting "
                  "with . _ -)")
+
+
+def device_template_key(site: str, user: str) -> str:
+    return f"{DEVICE_TEMPLATE_PREFIX}/{check_id(site, 'site')}/{check_id(user, 'user')}"
 
 
 def check_origin(value: object, field: str = "origin") -> str:

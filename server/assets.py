@@ -5,6 +5,11 @@ Pins live in ``server/assets.lock.json``: per source the registry package and ve
 sha256 of the download, and the sha256 of each file laid out. Downloads go through the
 registries' own clients (``npm pack``, ``pip download``) into ``.cache/downloads/``. Running
 it again is a no-op when every file is in place with the right hash.
+
+The browser loads Pyodide from a folder made from the checked files (``serve_pyodide``,
+``server.pyodide_folder``): the zips a source lists under ``repack`` stored instead of deflated
+and the modules imported while the app starts compiled, ``pyodide-lock.json`` carrying their
+new sha256 (docs/startup.md).
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from server import compress, wheel
+from server import compress, pyodide_folder, wheel
 from server.settings import ROOT, Settings
 
 LOCK = Path(__file__).with_name("assets.lock.json")
@@ -49,6 +55,7 @@ class Source:
     strip: str  # prefix removed from archive members ("" = the download itself is the file)
     files: dict[str, str]
     verify_with_lock: str
+    repack: tuple[str, ...] = ()  # zips served repacked and compiled (serve_pyodide)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Source:
@@ -56,7 +63,7 @@ class Source:
         files = d.get("files") or {download: d["sha256"]}
         return cls(d["kind"], d["package"], d["version"], d["sha256"], d["dest"],
                    d.get("group", "app"), download, d.get("strip", ""), dict(files),
-                   d.get("verify_with_lock", ""))
+                   d.get("verify_with_lock", ""), tuple(d.get("repack", ())))
 
     @property
     def label(self) -> str:
@@ -200,6 +207,28 @@ def verify_against_pyodide_lock(source: Source, assets: Path) -> None:
                              f"pins ({by_file.get(name)}); Pyodide would refuse to load it.")
 
 
+def compile_wheel(origin: Path, data: bytes) -> bytes:
+    try:
+        return pyodide_folder.compile_wheel(origin, data)
+    except pyodide_folder.FolderError as exc:
+        raise AssetError(str(exc)) from exc
+
+
+def serve_pyodide(assets: Path, sources: list[Source]) -> Path:
+    """The folder the browser loads Pyodide from (``pyodide_folder.make``), made from the
+    files ``install`` checked: Pyodide's, and the wheels sources list under ``repack``."""
+    pyodide = next(s for s in sources if s.package == "pyodide")
+    wheels = {name: assets / s.dest / name for s in sources for name in s.repack
+              if name.endswith(".whl")}
+    runtime = {name: digest for s in sources if s.dest == pyodide.dest
+               for name, digest in s.files.items() if name not in wheels}
+    try:
+        return pyodide_folder.make(assets / pyodide.dest, runtime, wheels,
+                                   pyodide_folder.startup_imports(ROOT / "pyapp"))
+    except pyodide_folder.FolderError as exc:
+        raise AssetError(str(exc)) from exc
+
+
 def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Make ``settings.assets_dir`` complete; return the manifest. Idempotent."""
     assets = settings.assets_dir
@@ -210,15 +239,20 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
         changed |= install(source, assets)
         if source.verify_with_lock:
             verify_against_pyodide_lock(source, assets)
-    built = wheel.build_pyapp(ROOT / "pyapp", assets / "wheels")
+    pyodide = next(s for s in sources if s.package == "pyodide")
+    built = wheel.build_pyapp(ROOT / "pyapp", assets / "wheels", (  # its modules compiled
+        pyodide.sha256.encode(), partial(compile_wheel, assets / pyodide.dest)))
     models = _install_models(settings.models_dir, assets / "models")
-    manifest = _manifest(sources, built, models)
+    written = compress.precompress_tree(assets)  # first, so the served folder links them
+    served = serve_pyodide(assets, sources)
+    written += compress.precompress_tree(assets)  # its repacked zips and lock
+    manifest = _manifest(assets, sources, served, built, models)
     path = assets / MANIFEST
     text = json.dumps(manifest, indent=1, sort_keys=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
         changed = True
-    written = compress.precompress_tree(assets)
+    written += compress.precompress(path)
     if not quiet:
         state = "updated" if changed or written else "already complete"
         print(f"ownface setup: assets in {assets} {state} "
@@ -244,25 +278,44 @@ def _install_models(models_dir: Path, out: Path) -> dict[str, str]:
     return urls
 
 
-def _manifest(sources: list[Source], built: Path, models: dict[str, str]) -> dict[str, Any]:
+def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
+              models: dict[str, str]) -> dict[str, Any]:
     by_package = {s.package: s for s in sources}
-    pyodide, pyscript, ort = by_package["pyodide"], by_package["@pyscript/core"], \
-        by_package["onnxruntime-web"]
-    app_wheels = [f"/assets/{s.dest}/{s.download}" for s in sources
+    pyscript, ort = by_package["@pyscript/core"], by_package["onnxruntime-web"]
+    pyodide = served.relative_to(assets).as_posix()
+    app_wheels = [f"/assets/{pyodide if s.repack else s.dest}/{s.download}" for s in sources
                   if s.kind == "pypi" and s.group == "app" and not s.strip]
     test_wheels = [f"/assets/{s.dest}/{s.download}" for s in sources
                    if s.group == "test" and s.kind == "pypi" and not s.strip]
+    wheels = [*app_wheels, f"/assets/wheels/{built.parent.name}/{built.name}"]
+    runtime = [f"/assets/{pyodide}/{name}" for name in (
+        "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
+        pyodide_folder.LOCK, *(n for s in sources if s.dest == by_package["pyodide"].dest
+                               for n in s.repack if n.endswith(".whl")))]
+    ort_files = [f"/assets/{ort.dest}/{name}" for name in ("ort.wasm.min.mjs", *sorted(ort.files))]
     return {
-        "pyodide": f"/assets/{pyodide.dest}/pyodide.mjs",
-        "pyodide_dir": f"/assets/{pyodide.dest}/",
+        "pyodide": f"/assets/{pyodide}/pyodide.mjs",
+        "pyodide_dir": f"/assets/{pyodide}/",
         "pyscript": f"/assets/{pyscript.dest}/core.js",
         "pyscript_css": f"/assets/{pyscript.dest}/core.css",
         "ort": f"/assets/{ort.dest}/ort.wasm.min.mjs",
         "ort_dir": f"/assets/{ort.dest}/",
-        "wheels": [*app_wheels, f"/assets/wheels/{built.parent.name}/{built.name}"],
+        "wheels": wheels,
         "test_wheels": test_wheels,
         "models": models,
+        # what the face path downloads, in the order it needs it, in two groups (Python, then
+        # onnxruntime-web and the models): [url, bytes sent with brotli, bytes]
+        # (web/glue/boot.js fetches these early and counts them)
+        "downloads": [[_sizes(assets, url) for url in dict.fromkeys(group)]
+                      for group in ([*runtime, *wheels], [*ort_files, *models.values()])],
     }
+
+
+def _sizes(assets: Path, url: str) -> tuple[str, int, int]:
+    path = assets / url.removeprefix("/assets/")
+    brotli = path.with_name(path.name + ".br")
+    size = path.stat().st_size
+    return url, brotli.stat().st_size if brotli.is_file() else size, size
 
 
 def read_manifest(settings: Settings) -> dict[str, Any]:

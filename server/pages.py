@@ -235,6 +235,7 @@ class AppPages:
         html = self.env.get_template("app.html").render(
             t=t, ctx=ctx, notice=notice, screen=screen, outcome=outcome or {},
             sent=sent or [], switch=switch, assets=self.page_values(),
+            template_key=protocol.device_template_key(ctx.site, ctx.user),
             app_data=json.dumps({"site": ctx.site, "user": ctx.user, "lang": ctx.lang,
                                  "action": ctx.action, "embed": ctx.embed,
                                  "ticket": ctx.ticket,

@@ -8,6 +8,7 @@ shape, the section shows the table that script printed instead (kept by run_all 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -217,10 +218,15 @@ def limits_section(d: J) -> list[str]:
 
 
 def startup_section(d: J) -> list[str]:
-    rows = [[k, _ms(v["python_ready_ms"]), _ms(v["models_ready_ms"]),
+    rows = [[k, "-" if math.isnan(v["python_ready_ms"]) else _ms(v["python_ready_ms"]),
+             "-" if math.isnan(v["models_ready_ms"]) else _ms(v["models_ready_ms"]),
              f"{v['bytes'] / 1e6:.3f} MB"] for k, v in d["median"].items()]
-    return ["## Startup (OwnFace /check/)", "", f"Date {d.get('date')}; medians of "
-            f"{len(d['runs']) // 2} runs.", "",
+    load = d.get("load_average")
+    return ["## Startup (OwnFace /check/; password: the app's password path)", "",
+            f"Date {d.get('date')}; medians of "
+            f"{sum(r['visit'] == 'cold' for r in d['runs'])} runs"
+            + (f", load average {load[0]:.1f}" if load else "") + ". Targets: warm <= 1500 "
+            "ms, cold <= 3000 ms, cold transfer <= 16 MB with the face models.", "",
             *_table(["visit", "Python ready ms", "models ready ms", "transferred"], rows), ""]
 
 
@@ -242,8 +248,9 @@ def app_latency_section(d: J) -> list[str]:
     labels = {"fcp_cold": "opened -> consent screen, cold (target <= 500)",
               "fcp_warm": "opened -> consent screen, warm (target <= 500)",
               "python_cold": "opened -> Python ready, cold", "python_warm":
-              "opened -> Python ready, warm", "models_cold": "opened -> models ready, cold",
-              "models_warm": "opened -> models ready, warm",
+              "opened -> Python ready, warm (returning person)",
+              "models_cold": "opened -> models ready, cold (target <= 3000)",
+              "models_warm": "opened -> models ready, warm (target <= 1500)",
               "consent_to_camera": "consent -> camera ready, warm (target <= 1500)",
               "camera_to_result": "camera ready -> verify result (target <= 1000)",
               "burst": "  of which: the burst of frames",

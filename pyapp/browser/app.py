@@ -268,8 +268,9 @@ async def main() -> None:
     loading_text = dom.element("loading-text")
     bar = dom.element("loading-bar")
 
-    def progress(role: str, done: int, total: int) -> None:
-        bar.value = 40 + int(60 * done / total)
+    def progress(role: str, done: int, total: int) -> None:  # the glue's bytes come first
+        dom.element("loading").dataset.models = "1"
+        bar.value = 80 + int(20 * done / total)
         loading_text.textContent = page.t("loading", what=page.t("loading_models", done=done,
                                                                  total=total))
 

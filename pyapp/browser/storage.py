@@ -14,12 +14,8 @@ from pyapp import protocol
 from pyapp.browser import dom
 from pyapp.errors import ProtocolError
 
-PREFIX = "ownface/1/template"
 KIOSK_PREFIX = "ownface/1/kiosk"
-
-
-def _key(site: str, user: str) -> str:
-    return f"{PREFIX}/{protocol.check_id(site, 'site')}/{protocol.check_id(user, 'user')}"
+_key = protocol.device_template_key
 
 
 class TemplateStore:

@@ -13,10 +13,51 @@ from typing import Any
 
 At = Callable[[str, Any], None]
 PASSWORD = "copper-meadow-violin-58"
+# Holds the live camera screen still while a test looks at it. Python (in a worker) changes
+# the page through synchronous calls that the page answers on a MessagePort; once the camera
+# shows and the first hint appears, the page keeps its answers back (the worker then waits
+# in its next call, so the screen stays exactly as a person sees it between two frames)
+# until the test releases them. No timing: the hold starts in the same microtask checkpoint
+# as the hint, before the worker's next change can be handled.
+HOLD = """(() => {
+  const queue = [];
+  const hold = window.__ownfaceHold = { armed: false, held: false, holding: false,
+    release() { hold.holding = hold.held = false; queue.splice(0).forEach((f) => f()); } };
+  const add = MessagePort.prototype.addEventListener;
+  MessagePort.prototype.addEventListener = function (type, listener, options) {
+    if (type !== "message" || typeof listener !== "function") {
+      return add.call(this, type, listener, options);
+    }
+    const port = this;
+    return add.call(this, type, (event) => hold.holding
+      ? queue.push(() => listener.call(port, event)) : listener.call(port, event), options);
+  };
+  document.addEventListener("DOMContentLoaded", () => {
+    const camera = document.getElementById("camera-area");
+    const hint = document.getElementById("hint");
+    if (!camera || !hint) return;
+    new MutationObserver(() => {
+      if (hold.armed && !camera.hidden && hint.textContent) {
+        hold.armed = false;
+        hold.holding = hold.held = true;
+      }
+    }).observe(hint, { childList: true, characterData: true, subtree: true });
+  });
+})();"""
 
 
 def face_ready(page: Any) -> None:
     page.wait_for_selector("#loading[data-ready]", state="attached", timeout=180_000)
+
+
+def submit(page: Any, button: str) -> None:
+    """Press a form's submit button and wait until the answer page has loaded.
+
+    Clicking returns once the new page has started to arrive; until its ``load`` event its
+    stylesheet may not apply yet (every screen shows, unstyled: axe then saw tiny links).
+    """
+    with page.expect_navigation(wait_until="load"):
+        page.click(button)
 
 
 def walk_pages(url: str, lang: str, user: str, page: Any, at: At) -> None:
@@ -35,20 +76,20 @@ def walk_pages(url: str, lang: str, user: str, page: Any, at: At) -> None:
     page.click("details.create summary")
     at("password-create", page)
     page.fill("#new-password", "password")
-    page.click("details.create button[type=submit]")
+    submit(page, "details.create button[type=submit]")
     at("result-weak-password", page)
     page.goto(base + "#password")
     page.click("details.create summary")
     page.fill("#new-password", PASSWORD)
-    page.click("details.create button[type=submit]")
+    submit(page, "details.create button[type=submit]")
     at("result-password-saved", page)
     page.goto(base + "#password")
     page.fill("#password-input", PASSWORD + "x")
-    page.click("#password > form button[type=submit]")
+    submit(page, "#password > form button[type=submit]")
     at("result-password-failed", page)
     page.goto(base + "#password")
     page.fill("#password-input", PASSWORD)
-    page.click("#password > form button[type=submit]")
+    submit(page, "#password > form button[type=submit]")
     at("result-verified", page)
     page.goto(base + "#withdraw")
     at("withdraw-needs-verification", page)
@@ -56,22 +97,35 @@ def walk_pages(url: str, lang: str, user: str, page: Any, at: At) -> None:
     at("problem-unknown-site", page)
 
 
+def outcome(page: Any) -> str:
+    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    return str(page.get_attribute("#face-result", "data-outcome"))
+
+
 def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bool) -> None:
-    """With a camera that shows no face: live hint, then the failed capture. With a camera
-    that shows a person: enrolled, then withdraw; then an account with a password, which
-    gets a face only after the password."""
+    """With a camera that shows no face: the live camera with its first hint (held still),
+    then the failed capture. With a camera that shows a person: enrolled, then withdraw;
+    then an account with a password, which gets a face only after the password."""
+    if faceless:
+        page.add_init_script(HOLD)
     page.goto(f"{url}/app/?site=demo&user={user}&lang={lang}#face")
     face_ready(page)
     page.check("#consent")
-    page.click("#start")
     if faceless:
-        page.wait_for_selector("#camera-area:not([hidden])", timeout=60_000)
-        page.wait_for_selector("#hint:not(:empty)")
+        page.evaluate("window.__ownfaceHold.armed = true")
+        page.click("#start")
+        page.wait_for_function("() => window.__ownfaceHold.held || "
+                               "document.querySelector('#face-result[data-outcome]') !== null",
+                               timeout=120_000)
+        assert page.evaluate("window.__ownfaceHold.held"), \
+            f"the camera never showed a hint: {page.text_content('#face-result')}"
         at("face-camera-hint", page)
-        page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+        page.evaluate("window.__ownfaceHold.release()")
+        assert outcome(page) == "capture_failed", page.text_content("#face-result")
         at("face-capture-failed", page)
         return
-    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    page.click("#start")
+    assert outcome(page) == "enrolled", page.text_content("#face-result")
     at("face-enrolled", page)
     page.click("#face a[href='#withdraw']")
     at("withdraw", page)
@@ -83,11 +137,10 @@ def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bo
     page.goto(other + "#password")
     page.click("details.create summary")
     page.fill("#new-password", PASSWORD)
-    page.click("details.create button[type=submit]")
-    page.wait_for_selector("#result.is-current", state="attached")
+    submit(page, "details.create button[type=submit]")
     page.goto(other + "#face")
     face_ready(page)
     page.check("#consent")
     page.click("#start")
-    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    assert outcome(page) == "enrol_verify_first", page.text_content("#face-result")
     at("face-verify-first", page)

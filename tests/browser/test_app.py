@@ -24,6 +24,7 @@ from server.settings import Settings
 from server.tables import consents, templates, users
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
+from tests.browser.screens import submit
 
 PERSON_A, PERSON_B = "Tony_Blair", "Silvio_Berlusconi"
 COUNT_CAMERA = """
@@ -157,23 +158,23 @@ def test_declining_leads_to_the_password_and_never_to_the_camera(
     v.page.click("#choose-password")
     v.page.click("details.create summary")
     v.page.fill("#new-password", "password")  # common: refused with a reason
-    v.page.click("details.create button[type=submit]")
+    submit(v.page, "details.create button[type=submit]")
     assert "stronger password" in (v.page.text_content("#result") or "")
     assert v.camera_requests() == 0
     v.page.goto(f"{live_server.url}/app/?site=demo&user=paula#password")
     v.page.click("details.create summary")
     v.page.fill("#new-password", "violet-harbour-sandwich-42")
-    v.page.click("details.create button[type=submit]")
+    submit(v.page, "details.create button[type=submit]")
     assert "password is saved" in (v.page.text_content("#result") or "")
     assert v.camera_requests() == 0
     v.page.goto(f"{live_server.url}/app/?site=demo&user=paula#password")
     v.page.fill("#password-input", "violet-harbour-sandwich-41")
-    v.page.click("#password > form button[type=submit]")
+    submit(v.page, "#password > form button[type=submit]")
     assert "did not work" in (v.page.text_content("#result") or "")
     assert v.camera_requests() == 0
     v.page.goto(f"{live_server.url}/app/?site=demo&user=paula#password")
     v.page.fill("#password-input", "violet-harbour-sandwich-42")
-    v.page.click("#password > form button[type=submit]")
+    submit(v.page, "#password > form button[type=submit]")
     assert "Verified" in (v.page.text_content("#result") or "")
     assert "/app/password" in (v.page.text_content("#sent-list") or "")
     assert v.camera_requests() == 0
@@ -244,7 +245,7 @@ def test_a_password_account_gets_a_face_only_after_its_password(
     v = visit("pete", frames_of(lfw_dir, PERSON_A, [0, 1, 2, 3]), query="#password")
     v.page.click("details.create summary")
     v.page.fill("#new-password", "violet-harbour-sandwich-42")
-    v.page.click("details.create button[type=submit]")
+    submit(v.page, "details.create button[type=submit]")
     assert "password is saved" in (v.page.text_content("#result") or "")
     # whoever opens the app for this account cannot add their face to it
     v.page.goto(url)
@@ -255,7 +256,7 @@ def test_a_password_account_gets_a_face_only_after_its_password(
     # the holder verifies with the password, goes back, and adds the face
     v.page.goto(f"{url}#password")
     v.page.fill("#password-input", "violet-harbour-sandwich-42")
-    v.page.click("#password > form button[type=submit]")
+    submit(v.page, "#password > form button[type=submit]")
     assert "Verified" in (v.page.text_content("#result") or "")
     v.page.click("a[href='#choice']:visible")
     v.start_face()

@@ -102,7 +102,7 @@ def test_where_frames_get_no_storage_the_widget_falls_back_to_the_password(
     frame.locator("#new-password").wait_for(state="visible")
     frame.locator("#new-password").fill("quiet-orchard-lantern-7")
     frame.locator("details.create button[type=submit]").click()
-    frame.locator("#password-input").wait_for(state="attached")
+    frame.locator("#result .success").wait_for(state="attached")  # saved (the answer page)
     page.goto(f"{shop}/?user=dora")
     frame = widget_frame(page)
     frame.locator("#choose-password").click()

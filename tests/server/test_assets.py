@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import zipfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from server import assets, wheel
+from server import assets, compress, pyodide_folder, wheel
 from server.settings import ROOT, Settings
 
 
@@ -144,3 +145,105 @@ def test_setup_command_reports_errors_without_a_traceback(
     assert assets.main([]) == 1
     err = capsys.readouterr().err
     assert "ownface setup: 'npm' is not installed" in err and "Traceback" not in err
+
+
+def _members(path: Path) -> dict[str, zipfile.ZipInfo]:
+    with zipfile.ZipFile(path) as zf:
+        return {info.filename: info for info in zf.infolist()}
+
+
+def test_pyodide_is_served_from_a_folder_of_stored_zips_with_startup_modules_compiled(
+        ready: Settings) -> None:
+    manifest = assets.read_manifest(ready)
+    served = ready.assets_dir / manifest["pyodide_dir"].removeprefix("/assets/")
+    origin = ready.assets_dir / "pyodide@0.27.7"
+    assert served.parent == origin and len(served.name) == 16  # content-addressed
+    numpy = "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl"
+    for name, compiled, kept in [("python_stdlib.zip", "asyncio/__init__.py", "smtplib.py"),
+                                 (numpy, "numpy/__init__.py", "numpy/f2py/__init__.py")]:
+        before, after = _members(origin / name), _members(served / name)
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in after.values())
+        assert compiled + "c" in after and compiled not in after  # imported while starting
+        assert kept in after and kept + "c" not in after  # never imported: stays source
+        assert list(after) == [n + "c" if n + "c" in after else n for n in before]
+        assert all(after[n].CRC == info.CRC for n, info in before.items() if n in after)
+    with zipfile.ZipFile(served / "python_stdlib.zip") as zf:
+        header = zf.read("asyncio/__init__.pyc")[:8]
+    assert header[4:8] == (0b01).to_bytes(4, "little")  # hash-based, unchecked: no source needed
+    # Pyodide checks what it loads against the served lock: it names the repacked bytes
+    lock = json.loads((served / "pyodide-lock.json").read_text())
+    assert lock["packages"]["numpy"]["sha256"] == assets.sha256_file(served / numpy)
+    # the runtime itself is the pinned file, linked
+    wasm = "pyodide.asm.wasm"
+    assert (served / wasm).stat().st_ino == (origin / wasm).stat().st_ino
+    # and the zips are served brotli-compressed, smaller than the pinned ones
+    stdlib = "python_stdlib.zip"
+    assert (served / f"{stdlib}.br").stat().st_size < 0.9 * (origin / stdlib).stat().st_size
+
+
+def test_the_manifest_lists_the_face_paths_downloads_with_their_sizes(ready: Settings) -> None:
+    manifest = assets.read_manifest(ready)
+    python, models = manifest["downloads"]
+    assert {url for url, _, _ in models} == {manifest["ort"], *manifest["models"].values()} | {
+        url for url, _, _ in models if url.startswith(manifest["ort_dir"])}
+    urls = [url for url, _, _ in python + models]
+    assert urls[:3] == [manifest["pyodide"], manifest["pyodide_dir"] + "pyodide.asm.js",
+                        manifest["pyodide_dir"] + "pyodide.asm.wasm"]
+    assert set(manifest["wheels"]) | set(manifest["models"].values()) <= set(urls)
+    for url, sent, size in python + models:
+        path = ready.assets_dir / url.removeprefix("/assets/")
+        assert size == path.stat().st_size
+        brotli = path.with_name(path.name + ".br")
+        assert sent == (brotli.stat().st_size if brotli.is_file() else size)
+
+
+def test_repacking_is_deterministic_and_keeps_every_member(tmp_path: Path) -> None:
+    source = tmp_path / "in.zip"
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/__init__.py", "VALUE = 42\n")
+        zf.writestr("pkg/other.py", "def f():\n    return 1\n")
+        zf.writestr("pkg/data.txt", "x" * 5000)
+    data = source.read_bytes()
+    first = wheel.repack(data, "/site/", {"/site/pkg/__init__.py"})
+    assert first == wheel.repack(data, "/site/", {"/site/pkg/__init__.py"})
+    (tmp_path / "out.zip").write_bytes(first)
+    members = _members(tmp_path / "out.zip")
+    assert list(members) == ["pkg/__init__.pyc", "pkg/other.py", "pkg/data.txt"]
+    assert all(info.compress_type == zipfile.ZIP_STORED for info in members.values())
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        code = marshal.loads(zf.read("pkg/__init__.pyc")[16:])
+        assert zf.read("pkg/data.txt") == b"x" * 5000
+    namespace: dict[str, object] = {}
+    exec(code, namespace)
+    assert namespace["VALUE"] == 42 and code.co_filename == "/site/pkg/__init__.py"
+
+
+def test_only_zips_of_stored_members_are_precompressed(tmp_path: Path) -> None:
+    for name, method in (("stored.whl", zipfile.ZIP_STORED),
+                         ("deflated.whl", zipfile.ZIP_DEFLATED)):
+        with zipfile.ZipFile(tmp_path / name, "w", method) as zf:
+            zf.writestr("a.py", "print('hello')\n" * 200)
+    assert compress.precompress_tree(tmp_path) == 1
+    assert (tmp_path / "stored.whl.br").is_file() and not (tmp_path / "deflated.whl.br").exists()
+
+
+def test_a_changed_file_in_the_served_folder_is_noticed(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("original")
+    (tmp_path / pyodide_folder.SUMS).write_text(json.dumps(
+        {"a.txt": assets.sha256_file(tmp_path / "a.txt")}))
+    assert pyodide_folder._intact(tmp_path)
+    (tmp_path / "a.txt").write_text("changed!")
+    assert not pyodide_folder._intact(tmp_path)
+
+
+def test_missing_node_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(pyodide_folder.FolderError, match="'node' is not installed"):
+        pyodide_folder.compile_in_pyodide(tmp_path, {}, [], tmp_path)
+
+
+def test_the_pyapp_wheel_the_browser_loads_is_compiled_for_pyodide(ready: Settings) -> None:
+    wheel_url = assets.read_manifest(ready)["wheels"][-1]
+    members = _members(ready.assets_dir / wheel_url.removeprefix("/assets/"))
+    assert "pyapp/protocol.pyc" in members and "pyapp/browser/app.pyc" in members
+    assert not [name for name in members if name.endswith(".py")]

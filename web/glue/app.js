@@ -51,27 +51,29 @@ if (app.dataset.emit) {  // the server answered a password form with a result to
   emit(type, detail);
 }
 
-// PyScript reports what it loads ("Loading numpy", ...) as py:progress events: show them,
-// inside the page's own sentence ("Getting face verification ready: %s").
-window.addEventListener("py:progress", (event) => {
-  const loading = document.getElementById("loading");
-  if (!loading || loading.dataset.ready) return;
-  const what = String(event.detail).replace(/^Load(ing|ed) /, "");
-  if (what === "Storage" || what === "JS modules") return;  // internal steps: nothing to say
-  document.getElementById("loading-text").textContent =
-    loading.dataset.template.replace("%s", what === "Pyodide" ? "Python (Pyodide)" : what);
+// Loading progress (web/glue/boot.js), in the page's own sentences (rendered by the server in
+// the person's language): the megabytes still coming while the face path's files download,
+// then that Python starts; Python itself then reports the models and says when it is ready,
+// after which nothing here touches the text again.
+const loading = document.getElementById("loading");
+function say(what, percent) {
+  if (!loading || loading.dataset.ready || loading.dataset.models) return;  // Python's turn
+  document.getElementById("loading-text").textContent = loading.dataset.template.replace("%s", what);
   const bar = document.getElementById("loading-bar");
-  bar.value = Math.min(35, Number(bar.value) + 5);
-});
-
-document.addEventListener("ownface:loading", (event) => {
-  if (event.detail.stage === "ready") {
-    document.getElementById("loading-bar").value = 40;
-  } else if (event.detail.stage === "unavailable") {
-    const loading = document.getElementById("loading");
-    loading.dataset.unavailable = event.detail.detail;
+  bar.value = Math.max(Number(bar.value), percent);
+}
+const megabytes = (bytes) => (bytes / 1e6).toFixed(1);
+document.addEventListener("ownface:loading", ({ detail }) => {
+  if (!loading) return;
+  if (detail.stage === "download") {
+    say(loading.dataset.download.replace("%d", megabytes(detail.done))
+      .replace("%t", megabytes(detail.total)), Math.round(70 * detail.done / detail.total));
+  } else if (detail.stage === "runtime" || detail.stage === "downloaded") {
+    say(loading.dataset.starting, detail.stage === "downloaded" ? 70 : 0);
+  } else if (detail.stage === "unavailable" || detail.stage === "failed") {
+    loading.dataset.unavailable = detail.reason;
     document.getElementById("loading-text").textContent = loading.dataset.failedText;
-    emit("fallback", { reason: event.detail.detail });
+    emit("fallback", { reason: detail.stage === "failed" ? "loading" : detail.reason });
   }
 });
 
