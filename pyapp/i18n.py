@@ -64,6 +64,10 @@ EN: dict[str, str] = {
     "renewed": "Done. Your face template now uses the new face model; the old one is "
                "replaced.",
     "not_matched": "That did not match. You can try again, or use a password.",
+    "liveness_passive": "Please make sure your own face is in front of a real camera, close "
+                        "enough and in good light, and try again, or use a password instead.",
+    "liveness_active": "Please turn your head a little to one side while the camera is on, "
+                       "and try again, or use a password instead.",
     "locked": "Face verification is paused on this device after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
@@ -150,6 +154,9 @@ ZH: dict[str, str] = {
     "renew_button": "更新我的人脸模板",
     "renewed": "完成。您的人脸模板现已使用新的人脸模型，旧模板已被替换。",
     "not_matched": "未能匹配。您可以再试一次，或改用密码。",
+    "liveness_passive": ("请确保摄像头前是您本人，靠近一台真实的摄像头，光线充足，"
+                         "然后再试一次；或改用密码。"),
+    "liveness_active": "摄像头开启时，请把头稍微转向一侧，然后再试一次；或改用密码。",
     "locked": "多次尝试后，此设备上的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
     "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",

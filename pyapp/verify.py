@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pyapp import protocol
 from pyapp.enrol import hardened_keys
-from pyapp.errors import InputError, NotMatched, Refused
+from pyapp.errors import InputError, LivenessRefused, NotMatched, Refused
 from pyapp.ports import Api, RandomBytes, system_random
 from pyapp.template import commitment
 from pyapp.template.binarise import Scheme, binarise
@@ -55,13 +55,17 @@ async def begin(*, site: str, user: str, api: Api, template: bytes | None = None
 
 
 async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin: str,
-                 api: Api, random: RandomBytes = system_random) -> protocol.Verified:
+                 api: Api, random: RandomBytes = system_random, liveness: str = "off",
+                 refused: LivenessRefused | None = None) -> protocol.Verified:
     """Open ``pending``'s template with ``embeddings`` (of the template's pipeline, binarised
-    by ``scheme``) and answer the challenge.
+    by ``scheme``) and answer the challenge, reporting the ``liveness`` check that ran
+    (``protocol.LIVENESS_POLICIES``; the server refuses one weaker than the site's).
 
     Raises NotMatched when the face does not open the template (after the attempt has gone
     through the server, which counts it), Refused when the server rejects the signature (or
-    anything else), InputError for a template of another scheme or pipeline.
+    anything else), InputError for a template of another scheme or pipeline. A burst the
+    liveness check ``refused`` goes through the server like a mismatch (so it counts toward
+    the same attempt limits and looks the same on the wire) and raises that refusal.
     """
     parsed = Template.decode(pending.template.encode(), scheme.scheme_id)
     if scheme.pipeline != parsed.pipeline:
@@ -69,6 +73,8 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
                          f"not {scheme.pipeline}'s")
     site, user, challenge = pending.site, pending.user, pending.challenge
     try:
+        if refused is not None:
+            raise NotMatched("the liveness check refused this burst")
         secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
         matched = True
     except NotMatched:
@@ -81,20 +87,23 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
                                       challenge.nonce)
     try:
         verified = await api.verify(protocol.VerifyRequest(site, user, challenge.challenge_id,
-                                                           pair.sign(message)))
+                                                           pair.sign(message), liveness))
     except Refused as exc:
-        if not matched:
+        if refused is not None and exc.code != "liveness_required":
+            raise refused from exc
+        if not matched and exc.code != "liveness_required":
             raise NotMatched("the face does not open this template") from exc
         raise
     if not matched:  # pragma: no cover - a random key cannot sign for the account
-        raise NotMatched("the face does not open this template")
+        raise refused or NotMatched("the face does not open this template")
     return verified
 
 
 async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
                  api: Api, template: bytes | None = None,
-                 random: RandomBytes = system_random) -> protocol.Verified:
+                 random: RandomBytes = system_random, liveness: str = "off",
+                 refused: LivenessRefused | None = None) -> protocol.Verified:
     """Verify ``user`` at ``site`` with an embedding of ``scheme``'s pipeline."""
     pending = await begin(site=site, user=user, api=api, template=template)
     return await finish(pending, embeddings, scheme=scheme, origin=origin, api=api,
-                        random=random)
+                        random=random, liveness=liveness, refused=refused)

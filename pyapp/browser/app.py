@@ -28,6 +28,7 @@ from pyapp.enrol import enrol
 from pyapp.errors import (
     CaptureError,
     InputError,
+    LivenessRefused,
     NotMatched,
     OwnFaceError,
     Refused,
@@ -134,17 +135,34 @@ class FaceApp:
             return
         if self.enrolling:
             assert consent_id is not None
-            await self.do_enrol(captured.embedding, consent_id, "enrolled")
+            await self.do_enrol(captured, consent_id, "enrolled")
         else:
             await self.do_verify(captured, pipeline)
 
-    async def do_enrol(self, embedding: object, consent_id: bytes, outcome: str) -> None:
+    def liveness(self, captured: Capture) -> tuple[str, LivenessRefused | None]:
+        """The liveness check that ran on the burst (what the server is told) and its refusal,
+        if any. Passive PAD runs when the site's policy asks for any check."""
+        if captured.pad is None:
+            return "off", None
+        return "passive", None if captured.pad.passed else LivenessRefused("passive")
+
+    def liveness_refused(self, exc: LivenessRefused) -> None:
+        """What to do next, never what was suspected; the same retry as a mismatch."""
+        self.screen.say("hint", "camera_off")
+        self.screen.result(f"liveness_{exc.check}", False)
+        dom.show("again")
+
+    async def do_enrol(self, captured: Capture, consent_id: bytes, outcome: str) -> None:
         _, scheme = await self.pipelines.get(self.page.pipeline)
+        ran, refused = self.liveness(captured)
+        if refused is not None:  # no template from a burst the check refused
+            self.liveness_refused(refused)
+            return
         try:
-            enrolment = await enrol(embedding, scheme=scheme, site=self.page.site,
+            enrolment = await enrol(captured.embedding, scheme=scheme, site=self.page.site,
                                     user=self.page.user, origin=self.origin,
                                     consent_id=consent_id, api=self.api, mode=self.page.mode,
-                                    session=self.session, ticket=self.ticket)
+                                    session=self.session, ticket=self.ticket, liveness=ran)
         except Refused as exc:
             self.refused(exc)
             return
@@ -184,22 +202,25 @@ class FaceApp:
 
     async def do_verify(self, captured: Capture, used: str) -> None:
         template = self.template if self.page.mode == "device" else None
+        ran, refused = self.liveness(captured)
         try:
             pending = await begin(site=self.page.site, user=self.page.user, api=self.api,
                                   template=template)
             embedding = await self.embedding_for(captured, used, pending.pipeline)
             _, scheme = await self.pipelines.get(pending.pipeline)
             verified = await finish(pending, embedding, scheme=scheme, origin=self.origin,
-                                    api=self.api)
-        except (NotMatched, Refused, CaptureError) as exc:
+                                    api=self.api, liveness=ran, refused=refused)
+        except (NotMatched, Refused, CaptureError, LivenessRefused) as exc:
             if isinstance(exc, Refused) and exc.code not in {"not_verified", "challenge_invalid"}:
                 raise
-            self.failures += 1
+            self.failures += 1  # a liveness refusal counts like a mismatch (here and there)
             self.screen.say("hint", "camera_off")
             if self.failures >= protocol.FACE_ATTEMPT_LIMIT:
                 self.screen.result("locked", False)
                 dom.element("start").hidden = True
                 self.screen.emit("fallback", reason="locked")
+            elif isinstance(exc, LivenessRefused):
+                self.liveness_refused(exc)
             else:
                 self.screen.result("not_matched", False)
                 dom.show("again")
@@ -227,7 +248,7 @@ class FaceApp:
             if captured is None:
                 dom.show("renew")
                 return
-            await self.do_enrol(captured.embedding, receipt.consent_id, "renewed")
+            await self.do_enrol(captured, receipt.consent_id, "renewed")
 
         await self.guarded(flow)
 
@@ -275,7 +296,8 @@ async def main() -> None:
                                                                  total=total))
 
     try:
-        pipelines = models.Pipelines(await models.read_manifest(), page.pipeline, progress)
+        pipelines = models.Pipelines(await models.read_manifest(), page.pipeline, progress,
+                                     pad=page.liveness != "off")
         app = FaceApp(page, pipelines)
         await pipelines.get(page.pipeline if app.enrolling else app.stored_pipeline())
     except OwnFaceError:
