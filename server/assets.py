@@ -246,7 +246,8 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
     written = compress.precompress_tree(assets)  # first, so the served folder links them
     served = serve_pyodide(assets, sources)
     written += compress.precompress_tree(assets)  # its repacked zips and lock
-    manifest = _manifest(assets, sources, served, built, models)
+    manifest = _manifest(assets, sources, served, built, models,
+                         face_files(settings.models_dir, settings.face_pipeline))
     path = assets / MANIFEST
     text = json.dumps(manifest, indent=1, sort_keys=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -278,8 +279,23 @@ def _install_models(models_dir: Path, out: Path) -> dict[str, str]:
     return urls
 
 
+def face_files(models_dir: Path, pipeline: str) -> tuple[list[str], list[str]]:
+    """The model files the face path of ``pipeline`` loads (the model manifest, its scheme,
+    each model's graph and weights), and those the presentation-attack check adds."""
+    manifest = json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))
+    spec = manifest["pipelines"][pipeline]
+
+    def files(names: list[str]) -> list[str]:
+        entries = [manifest["models"][name] for name in names]
+        return [entry[part]["file"] for entry in entries for part in ("graph", "weights")]
+
+    return (["manifest.json", spec["scheme"]["file"],
+             *files(sorted(set(spec["models"].values())))],
+            files(list(manifest.get("pad", {}).get("models", []))))
+
+
 def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
-              models: dict[str, str]) -> dict[str, Any]:
+              models: dict[str, str], face: tuple[list[str], list[str]]) -> dict[str, Any]:
     by_package = {s.package: s for s in sources}
     pyscript, ort = by_package["@pyscript/core"], by_package["onnxruntime-web"]
     pyodide = served.relative_to(assets).as_posix()
@@ -304,10 +320,13 @@ def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
         "test_wheels": test_wheels,
         "models": models,
         # what the face path downloads, in the order it needs it, in two groups (Python, then
-        # onnxruntime-web and the models): [url, bytes sent with brotli, bytes]
-        # (web/glue/boot.js fetches these early and counts them)
+        # onnxruntime-web and the default pipeline's models): [url, bytes sent with brotli,
+        # bytes] (web/glue/boot.js fetches these early and counts them); a page whose site
+        # checks liveness adds "pad_downloads" to the second group (server/pages.py)
         "downloads": [[_sizes(assets, url) for url in dict.fromkeys(group)]
-                      for group in ([*runtime, *wheels], [*ort_files, *models.values()])],
+                      for group in ([*runtime, *wheels],
+                                    [*ort_files, *(models[name] for name in face[0])])],
+        "pad_downloads": [_sizes(assets, models[name]) for name in face[1]],
     }
 
 
