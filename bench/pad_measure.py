@@ -1,6 +1,9 @@
 """PAD numbers from the caches of bench/pad.py: BPCER, APCER per fusion, burst rule, policy.
 
-    python bench/pad_measure.py [--json FILE]
+    python bench/pad_measure.py [--pipeline v1|v2] [--json FILE]
+
+Reads the caches of one pipeline (default: the shipped one) and writes
+bench/out/pad_measure-PIPELINE.json.
 
 Thresholds are set for BPCER <= 1% on the bona fide bursts of the people of pairs folds 1-2
 (the "choice" group); fusion and burst rule are the pair with the lowest mean passive APCER
@@ -30,13 +33,15 @@ from bench.pad import (  # noqa: E402
     CHOICE_FOLDS,
     DATA,
     KINDS,
-    OUT,
+    PIPELINES,
     analyse,
+    cache,
     load_frames,
     save,
     scores_of,
 )
 from pyapp import host  # noqa: E402
+from pyapp.face.pipeline import DEFAULT_PIPELINE  # noqa: E402
 
 FUSIONS = ("mean", "min", "upstream")
 RULES = ("median", "all")
@@ -78,7 +83,8 @@ def cmd_measure(args: argparse.Namespace) -> None:
     """BPCER and APCER per fusion, burst rule and policy; choices on folds 1-2."""
     from pyapp.face.liveness import check
 
-    bf, at = dict(np.load(OUT / "pad_bona_fide.npz")), dict(np.load(OUT / "pad_attacks.npz"))
+    bf = dict(np.load(cache("pad_bona_fide", args.pipeline)))
+    at = dict(np.load(cache("pad_attacks", args.pipeline)))
     groups = {"choice": np.isin(bf["fold"], CHOICE_FOLDS), "held_out": bf["fold"] >= 2}
     agroups = {g: at["group"] == g for g in groups}
     usable = at["verdict"] == ""
@@ -122,18 +128,19 @@ def cmd_measure(args: argparse.Namespace) -> None:
         f"{kind} {g}": rate(active[m & (at["kind"] == kind)])
         for g, m in agroups.items() for kind in KINDS}
     report["usable_attack_frames"] = {kind: rate(usable[at["kind"] == kind]) for kind in KINDS}
-    report["samples"] = sample_scores(report)
+    report["samples"] = sample_scores(report, args.pipeline)
     report["per_person"] = per_person(args, bf, groups, report[best]["frame_threshold"],
                                       best.split("/")[0])
-    save(args, "pad_measure.json", report)
+    report["pipeline"] = args.pipeline
+    save(args, cache("pad_measure", args.pipeline, "json"), report)
     print(json.dumps({"chosen": best, **report[best], "samples": report["samples"],
                       "per_person": report["per_person"]}, indent=1))
 
 
-def sample_scores(report: dict[str, Any]) -> dict[str, Any]:
+def sample_scores(report: dict[str, Any], pipeline: str) -> dict[str, Any]:
     """The upstream samples (F1 print, F2 screen, T1 bona fide): fused scores and verdicts
     at each configuration's frame threshold."""
-    models, pad = host.load_models(), host.load_pad()
+    models, pad = host.load_models(pipeline=pipeline), host.load_pad()
     out: dict[str, Any] = {}
     for name in ("F1", "F2", "T1"):
         frame = host.read_photo(DATA / "pad" / "samples" / f"image_{name}.jpg")
@@ -152,7 +159,7 @@ def sample_scores(report: dict[str, Any]) -> dict[str, Any]:
 def per_person(args: argparse.Namespace, bf: dict[str, np.ndarray],
                groups: dict[str, np.ndarray], threshold: float, fusion: str) -> dict[str, Any]:
     """Frame refusals per person (held-out people with at least 5 usable frames)."""
-    paths = load_frames(args.lfw)["paths"][bf["index"]]
+    paths = load_frames(args.lfw, args.pipeline)["paths"][bf["index"]]
     names = np.array([str(p).split("/")[-2] for p in paths])
     refused = fuse(bf["probs"][:, 0], fusion) < threshold
     out: dict[str, Any] = {}
@@ -171,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lfw", type=Path, default=DATA / "lfw-dev")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pipeline", choices=PIPELINES, default=DEFAULT_PIPELINE)
     cmd_measure(ap.parse_args(argv))
     return 0
 
