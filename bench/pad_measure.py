@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.intervals import clopper_pearson  # noqa: E402
 from bench.pad import (  # noqa: E402
     CHOICE_FOLDS,
     DATA,
@@ -79,6 +80,13 @@ def rate(passed: np.ndarray) -> float:
     return float(np.mean(passed)) if passed.size else float("nan")
 
 
+def counted(hits: np.ndarray) -> dict[str, Any]:
+    """A rate with its counts and exact 95% interval (counts here are small)."""
+    k, n = int(np.sum(hits)), int(hits.size)
+    lo, hi = clopper_pearson(k, n)
+    return {"k": k, "n": n, "rate": k / n if n else float("nan"), "ci95": [lo, hi]}
+
+
 def cmd_measure(args: argparse.Namespace) -> None:
     """BPCER and APCER per fusion, burst rule and policy; choices on folds 1-2."""
     from pyapp.face.liveness import check
@@ -124,6 +132,8 @@ def cmd_measure(args: argparse.Namespace) -> None:
     best = min((k for k in report if "/" in k and report[k]["bpcer_burst_choice"] <= 0.01),
                key=lambda k: report[k]["apcer_passive_mean_choice"])
     report["chosen"] = best
+    report["counts"] = policy_counts(bf, at, groups, agroups, usable, has_burst, active,
+                                     report[best], best.split("/"))
     report["active_pass_rate_attacks"] = {
         f"{kind} {g}": rate(active[m & (at["kind"] == kind)])
         for g, m in agroups.items() for kind in KINDS}
@@ -135,6 +145,31 @@ def cmd_measure(args: argparse.Namespace) -> None:
     save(args, cache("pad_measure", args.pipeline, "json"), report)
     print(json.dumps({"chosen": best, **report[best], "samples": report["samples"],
                       "per_person": report["per_person"]}, indent=1))
+
+
+def policy_counts(bf: dict[str, np.ndarray], at: dict[str, np.ndarray],
+                  groups: dict[str, np.ndarray], agroups: dict[str, np.ndarray],
+                  usable: np.ndarray, has_burst: np.ndarray, active: np.ndarray,
+                  row: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
+    """The chosen configuration's BPCER and APCER per policy and group, with counts."""
+    fusion, rule = chosen
+    frame_bf = fuse(bf["probs"][:, 0], fusion)
+    burst_bf = burst_stat(fuse(bf["probs"][:, 1:], fusion), rule)
+    passive = burst_stat(np.where(usable, fuse(at["probs"], fusion), np.nan),
+                         rule) >= row["burst_threshold"]
+    out: dict[str, Any] = {}
+    for g, m in groups.items():
+        out[f"bpcer_frame {g}"] = counted(frame_bf[m] < row["frame_threshold"])
+        out[f"bpcer_frame_at_burst_threshold {g}"] = counted(
+            frame_bf[m] < row["burst_threshold"])
+        out[f"bpcer_burst {g}"] = counted(~(burst_bf[m & has_burst] >= row["burst_threshold"]))
+    for g, m in agroups.items():
+        for kind in KINDS:
+            k = m & (at["kind"] == kind)
+            out[f"apcer_passive {kind} {g}"] = counted(passive[k])
+            out[f"apcer_passive_active {kind} {g}"] = counted(passive[k] & active[k])
+            out[f"active_alone {kind} {g}"] = counted(active[k])
+    return out
 
 
 def sample_scores(report: dict[str, Any], pipeline: str) -> dict[str, Any]:
