@@ -85,15 +85,17 @@ def seeded(seed: int, args: argparse.Namespace) -> np.random.Generator:
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
-    """Join the shards of one cache (``--what frames|bona_fide|attacks``, all N parts)."""
+    """Join the shards of one cache (``--what frames|bona_fide|attacks``): all N parts, or
+    the ``--parts`` named (a documented subset: attack shards are independent streams)."""
     _, n = shard_of(args.shard)
-    parts = [cache(f"pad_{args.what}.{k}-of-{n}", args.pipeline) for k in range(n)]
+    ks = [int(k) for k in args.parts.split(",")] if args.parts else list(range(n))
+    parts = [cache(f"pad_{args.what}.{k}-of-{n}", args.pipeline) for k in ks]
     if n == 1 or not all(p.exists() for p in parts):
         raise SystemExit(f"merge needs all of {[p.name for p in parts]} (--shard K/N gives N)")
     loaded = [dict(np.load(p)) for p in parts]
     np.savez(cache(f"pad_{args.what}", args.pipeline),
              **{key: np.concatenate([d[key] for d in loaded]) for key in loaded[0]})
-    print(f"merged {n} parts: {sum(len(d[next(iter(d))]) for d in loaded)} rows")
+    print(f"merged {len(ks)} of {n} parts: {sum(len(d[next(iter(d))]) for d in loaded)} rows")
 
 
 async def analyse(frame: np.ndarray, models: FaceModels) -> tuple[Face | None, str]:
@@ -298,7 +300,9 @@ def cmd_bona_fide(args: argparse.Namespace) -> None:
 
 def cmd_attacks(args: argparse.Namespace) -> None:
     """Synthetic attack presentations (BURST frames each, moved like a held object):
-    verdicts, PAD probabilities and landmarks per frame."""
+    verdicts, PAD probabilities and landmarks per frame. A shard runs in rounds (one
+    presentation per kind and group) and saves after each, so a shard stopped early still
+    leaves a balanced prefix of its stream; unsharded runs keep v1's order (group, kind)."""
     from bench import attacks as synth
 
     data = load_frames(args.lfw, args.pipeline)
@@ -309,30 +313,30 @@ def cmd_attacks(args: argparse.Namespace) -> None:
               "held_out": usable[data["fold"][usable] >= 2]}
     rows: dict[str, list[Any]] = {k: [] for k in ("kind", "group", "verdict", "probs",
                                                  "landmarks", "yaw")}
-    start, done = time.perf_counter(), 0
-    k, n = shard_of(args.shard)
-    per_kind = len(range(k, args.per_kind, n))  # this shard's share of --per-kind
-    total = len(KINDS) * len(groups) * per_kind
-    for group, pool in groups.items():
-        for kind in KINDS:
-            for _ in range(per_kind):
-                a, b = (host.read_photo(data["lfw"] / str(data["paths"][int(k)]))
-                        for k in (rng.choice(pool), rng.choice(len(data["paths"]))))
-                yaw = rng.uniform(0.2, 0.45) * rng.choice([-1, 1])
-                frames = synth.render(kind, a, b, rng, synth.plane_motion(rng, BURST, yaw))
-                verdicts, probs, marks = [], np.full((BURST, 2, 3), np.nan), np.full(
-                    (BURST, 5, 2), np.nan)
-                for k, frame in enumerate(frames):
-                    face, verdict = asyncio.run(analyse(frame, models))
-                    verdicts.append(verdict if face is not None else verdict or "no_face")
-                    if face is not None:
-                        probs[k], marks[k] = scores_of(frame, face, pad), face.landmarks
-                for key, value in (("kind", kind), ("group", group), ("verdict", verdicts),
-                                   ("probs", probs), ("landmarks", marks), ("yaw", yaw)):
-                    rows[key].append(value)
-                done += 1
-                progress(done, total, start)
-    np.savez(output("pad_attacks", args), **{k: np.array(v) for k, v in rows.items()})
+    part, parts = shard_of(args.shard)
+    per_kind = len(range(part, args.per_kind, parts))  # this shard's share of --per-kind
+    rounds = [(g, kind) for g in groups for kind in KINDS]
+    order = ([(g, kind) for g, kind in rounds for _ in range(per_kind)] if parts == 1
+             else rounds * per_kind)
+    start = time.perf_counter()
+    for done, (group, kind) in enumerate(order, 1):
+        a, b = (host.read_photo(data["lfw"] / str(data["paths"][int(i)]))
+                for i in (rng.choice(groups[group]), rng.choice(len(data["paths"]))))
+        yaw = rng.uniform(0.2, 0.45) * rng.choice([-1, 1])
+        frames = synth.render(kind, a, b, rng, synth.plane_motion(rng, BURST, yaw))
+        verdicts, probs, marks = [], np.full((BURST, 2, 3), np.nan), np.full(
+            (BURST, 5, 2), np.nan)
+        for j, frame in enumerate(frames):
+            face, verdict = asyncio.run(analyse(frame, models))
+            verdicts.append(verdict if face is not None else verdict or "no_face")
+            if face is not None:
+                probs[j], marks[j] = scores_of(frame, face, pad), face.landmarks
+        for key, value in (("kind", kind), ("group", group), ("verdict", verdicts),
+                           ("probs", probs), ("landmarks", marks), ("yaw", yaw)):
+            rows[key].append(value)
+        progress(done, len(order), start)
+        if done == len(order) or (parts > 1 and done % len(rounds) == 0):
+            np.savez(output("pad_attacks", args), **{k: np.array(v) for k, v in rows.items()})
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
@@ -380,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
                     "frames, by usable frame for bona-fide; attacks: N independent streams "
                     "of --per-kind/N each); join with 'merge --shard 0/N --what NAME'")
     ap.add_argument("--what", choices=["frames", "bona_fide", "attacks"], default="frames")
+    ap.add_argument("--parts", default="", help="merge: comma-separated K to join (all)")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--burst-every", type=int, default=3, help="bona fide bursts: every "
                     "N-th usable frame")

@@ -14,7 +14,7 @@ from bench.pad_measure import burst_stat, counted, threshold_for
 
 
 def args(**kw: object) -> argparse.Namespace:
-    return argparse.Namespace(**{"shard": "0/1", "pipeline": "v2", **kw})
+    return argparse.Namespace(**{"shard": "0/1", "pipeline": "v2", "parts": "", **kw})
 
 
 def test_caches_are_per_pipeline() -> None:
@@ -50,6 +50,9 @@ def test_merge_joins_all_parts_in_order(tmp_path: Path, monkeypatch: pytest.Monk
     with np.load(tmp_path / "pad_frames-v2.npz") as z:
         assert list(z["verdict"]) == ["0a", "", "1a", ""]
         assert z["box"].shape == (4, 4) and z["box"][2, 0] == 1
+    bench_pad.cmd_merge(args(shard="0/2", what="frames", parts="1"))  # a named subset
+    with np.load(tmp_path / "pad_frames-v2.npz") as z:
+        assert list(z["verdict"]) == ["1a", ""]
 
 
 def test_threshold_refuses_at_most_the_share_asked() -> None:
