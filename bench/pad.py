@@ -75,7 +75,9 @@ def shard_of(spec: str) -> tuple[int, int]:
 def output(name: str, args: argparse.Namespace) -> Path:
     """The cache a command writes: the whole file, or one shard's part of it."""
     k, n = shard_of(args.shard)
-    return cache(name if n == 1 else f"{name}.{k}-of-{n}", args.pipeline)
+    j, m = shard_of(getattr(args, "subset", "0/1"))
+    part = (f".{j}-of-{m}" if m > 1 else "") + (f".{k}-of-{n}" if n > 1 else "")
+    return cache(name + part, args.pipeline)
 
 
 def seeded(seed: int, args: argparse.Namespace) -> np.random.Generator:
@@ -85,17 +87,19 @@ def seeded(seed: int, args: argparse.Namespace) -> np.random.Generator:
 
 
 def cmd_merge(args: argparse.Namespace) -> None:
-    """Join the shards of one cache (``--what frames|bona_fide|attacks``): all N parts, or
-    the ``--parts`` named (a documented subset: attack shards are independent streams)."""
-    _, n = shard_of(args.shard)
-    ks = [int(k) for k in args.parts.split(",")] if args.parts else list(range(n))
-    parts = [cache(f"pad_{args.what}.{k}-of-{n}", args.pipeline) for k in ks]
-    if n == 1 or not all(p.exists() for p in parts):
-        raise SystemExit(f"merge needs all of {[p.name for p in parts]} (--shard K/N gives N)")
+    """Join every part file of one cache (``--what frames|bona_fide|attacks``) found in
+    bench/out/ (pad_WHAT.*-PIPELINE.npz: shards, subsets, attack streams stopped early);
+    rows must not repeat (frames: paths, bona fide: frame index)."""
+    parts = sorted(OUT.glob(f"pad_{args.what}.*-{args.pipeline}.npz"))
+    if not parts:
+        raise SystemExit(f"no parts of pad_{args.what} ({args.pipeline}) in {OUT}")
     loaded = [dict(np.load(p)) for p in parts]
-    np.savez(cache(f"pad_{args.what}", args.pipeline),
-             **{key: np.concatenate([d[key] for d in loaded]) for key in loaded[0]})
-    print(f"merged {len(ks)} of {n} parts: {sum(len(d[next(iter(d))]) for d in loaded)} rows")
+    merged = {key: np.concatenate([d[key] for d in loaded]) for key in loaded[0]}
+    key = {"frames": "paths", "bona_fide": "index"}.get(args.what)
+    if key and len(np.unique(merged[key])) != len(merged[key]):
+        raise SystemExit(f"parts overlap ({key} repeats): {[p.name for p in parts]}")
+    np.savez(cache(f"pad_{args.what}", args.pipeline), **merged)
+    print(f"merged {[p.name for p in parts]}: {len(merged[next(iter(merged))])} rows")
 
 
 async def analyse(frame: np.ndarray, models: FaceModels) -> tuple[Face | None, str]:
@@ -281,20 +285,22 @@ def cmd_bona_fide(args: argparse.Namespace) -> None:
     data = load_frames(args.lfw, args.pipeline)
     pad = host.load_pad()
     k, n = shard_of(args.shard)
+    j, m = shard_of(args.subset)
     every = np.nonzero(data["verdict"] == "")[0]
-    usable = every[k::n]
+    position = np.arange(len(every))[j::m][k::n]  # among all usable frames
+    usable = every[position]
     rng = seeded(21, args)
     probs = np.full((len(usable), 1 + BURST, 2, 3), np.nan)
     start = time.perf_counter()
-    for m, i in enumerate(usable):  # every burst_every-th usable frame (of all shards)
+    for row, i in enumerate(usable):  # bursts: every burst_every-th usable frame
         frame = lfw_frame(data, int(i))
         face = as_face(data["box"][i], data["landmarks"][i])
-        probs[m, 0] = scores_of(frame, face, pad)
-        for j in range(BURST if (k + m * n) % args.burst_every == 0 else 0):
+        probs[row, 0] = scores_of(frame, face, pad)
+        for b in range(BURST if position[row] % args.burst_every == 0 else 0):
             img, moved = jitter(rng, frame, face)
-            probs[m, 1 + j] = scores_of(img, moved, pad)
-        if (m + 1) % 50 == 0 or m + 1 == len(usable):
-            progress(m + 1, len(usable), start)
+            probs[row, 1 + b] = scores_of(img, moved, pad)
+        if (row + 1) % 10 == 0 or row + 1 == len(usable):
+            progress(row + 1, len(usable), start)
     np.savez(output("pad_bona_fide", args), index=usable, fold=data["fold"][usable], probs=probs)
 
 
@@ -384,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
                     "frames, by usable frame for bona-fide; attacks: N independent streams "
                     "of --per-kind/N each); join with 'merge --shard 0/N --what NAME'")
     ap.add_argument("--what", choices=["frames", "bona_fide", "attacks"], default="frames")
-    ap.add_argument("--parts", default="", help="merge: comma-separated K to join (all)")
+    ap.add_argument("--subset", default="0/1", help="bona-fide: J/M, only usable frames at "
+                    "positions = J mod M (then sharded); pick M = --burst-every to put the "
+                    "bursts in their own run")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--burst-every", type=int, default=3, help="bona fide bursts: every "
                     "N-th usable frame")

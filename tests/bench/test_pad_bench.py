@@ -14,7 +14,7 @@ from bench.pad_measure import burst_stat, counted, threshold_for
 
 
 def args(**kw: object) -> argparse.Namespace:
-    return argparse.Namespace(**{"shard": "0/1", "pipeline": "v2", "parts": "", **kw})
+    return argparse.Namespace(**{"shard": "0/1", "subset": "0/1", "pipeline": "v2", **kw})
 
 
 def test_caches_are_per_pipeline() -> None:
@@ -38,21 +38,30 @@ def test_unsharded_runs_keep_their_seed() -> None:
     assert a != b
 
 
-def test_merge_joins_all_parts_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                        ) -> None:
+def test_merge_joins_every_part_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                      ) -> None:
     monkeypatch.setattr(bench_pad, "OUT", tmp_path)
-    for k in range(2):
-        np.savez(tmp_path / f"pad_frames.{k}-of-2-v2.npz", verdict=np.array([f"{k}a", ""]),
-                 box=np.full((2, 4), k))
-    with pytest.raises(SystemExit, match="merge needs"):
-        bench_pad.cmd_merge(args(shard="0/3", what="frames"))
-    bench_pad.cmd_merge(args(shard="0/2", what="frames"))
-    with np.load(tmp_path / "pad_frames-v2.npz") as z:
-        assert list(z["verdict"]) == ["0a", "", "1a", ""]
-        assert z["box"].shape == (4, 4) and z["box"][2, 0] == 1
-    bench_pad.cmd_merge(args(shard="0/2", what="frames", parts="1"))  # a named subset
-    with np.load(tmp_path / "pad_frames-v2.npz") as z:
-        assert list(z["verdict"]) == ["1a", ""]
+    with pytest.raises(SystemExit, match="no parts"):
+        bench_pad.cmd_merge(args(what="bona_fide"))
+    # a shard of the whole run and a shard of a subset run (positions 0 mod 3)
+    np.savez(tmp_path / "pad_bona_fide.1-of-6-v2.npz", index=np.array([1, 7]),
+             probs=np.zeros((2, 9)))
+    np.savez(tmp_path / "pad_bona_fide.0-of-3.0-of-8-v2.npz", index=np.array([0, 24]),
+             probs=np.ones((2, 9)))
+    np.savez(tmp_path / "pad_bona_fide.1-of-6-v1.npz", index=np.array([1]),
+             probs=np.ones((1, 9)))  # another pipeline's: left alone
+    bench_pad.cmd_merge(args(what="bona_fide"))
+    with np.load(tmp_path / "pad_bona_fide-v2.npz") as z:
+        assert sorted(z["index"]) == [0, 1, 7, 24] and z["probs"].shape == (4, 9)
+    np.savez(tmp_path / "pad_bona_fide.2-of-6-v2.npz", index=np.array([7]),
+             probs=np.zeros((1, 9)))
+    with pytest.raises(SystemExit, match="overlap"):
+        bench_pad.cmd_merge(args(what="bona_fide"))
+
+
+def test_subset_shards_name_their_part() -> None:
+    assert bench_pad.output("pad_bona_fide", args(subset="0/3", shard="5/8")).name == \
+        "pad_bona_fide.0-of-3.5-of-8-v2.npz"
 
 
 def test_threshold_refuses_at_most_the_share_asked() -> None:
