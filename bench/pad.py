@@ -301,7 +301,10 @@ def cmd_bona_fide(args: argparse.Namespace) -> None:
             probs[row, 1 + b] = scores_of(img, moved, pad)
         if (row + 1) % 10 == 0 or row + 1 == len(usable):
             progress(row + 1, len(usable), start)
-    np.savez(output("pad_bona_fide", args), index=usable, fold=data["fold"][usable], probs=probs)
+            # the rows done so far: a run stopped at a deadline leaves a prefix
+            done = usable[:row + 1]
+            np.savez(output("pad_bona_fide", args), index=done, fold=data["fold"][done],
+                     probs=probs[:row + 1])
 
 
 def cmd_attacks(args: argparse.Namespace) -> None:
