@@ -1,10 +1,11 @@
 """The active check (pyapp.face.liveness), measured: who passes, who fails, at which turn.
 
-    python bench/liveness.py [--json FILE]     # needs bench/pad.py frames and attacks first
+    python bench/liveness.py [--pipeline v1|v2] [--json FILE]
+                                  # needs bench/pad.py frames and attacks of that pipeline
 
 * Flat pictures, image level: the synthetic attack presentations of ``bench/pad.py
-  attacks`` (a phone or a print turned by 11-26 degrees and moved across 8 frames; MTCNN's
-  real landmarks on the rendered frames).
+  attacks`` (a phone or a print turned by 11-26 degrees and moved across 8 frames; the
+  pipeline's real landmarks on the rendered frames: v2 O-Net on YuNet's box, v1 MTCNN).
 * Flat pictures, landmark level: lfw-dev landmarks moved by random homographies, with
   landmark noise calibrated so that the nose's miss spreads as on the image-level attacks.
 * Heads, landmark level: a 3-D face model (tests/pyapp/face/test_liveness.py) turning by
@@ -28,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.pad import PIPELINES, cache  # noqa: E402
 from pyapp.face.liveness import ActiveConfig, apply, measure  # noqa: E402
+from pyapp.face.pipeline import DEFAULT_PIPELINE  # noqa: E402
 from tests.pyapp.face.test_liveness import HEAD, project  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -91,10 +94,11 @@ def measured(seqs: list[list[np.ndarray]], min_frames: int) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pipeline", choices=PIPELINES, default=DEFAULT_PIPELINE)
     args = ap.parse_args(argv)
     cfg = ActiveConfig()
-    frames = dict(np.load(OUT / "pad_frames.npz"))
-    attacks = dict(np.load(OUT / "pad_attacks.npz"))
+    frames = dict(np.load(cache("pad_frames", args.pipeline)))
+    attacks = dict(np.load(cache("pad_attacks", args.pipeline)))
     rng = np.random.default_rng(41)
     usable = np.nonzero(frames["verdict"] == "")[0]
     seqs = usable_sequences(attacks)
@@ -150,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                  for t in GRID_TURN for d in GRID_DEPTH},
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    path = args.json or OUT / "liveness.json"
+    result["pipeline"] = args.pipeline
+    path = args.json or cache("liveness", args.pipeline, "json")
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "grid"}, indent=1))
     return 0

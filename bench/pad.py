@@ -8,12 +8,17 @@
     python bench/pad_measure.py                           # thresholds, BPCER, APCER per policy
     python bench/liveness.py                              # the active check's pass rates
 
+Every command takes ``--pipeline v1|v2`` (default: the shipped pipeline, DEFAULT_PIPELINE):
+the PAD crop is cut around the pipeline's detector box, and the active check reads its
+landmarks, so each pipeline has its own caches (bench/out/pad_*-v1.npz, pad_*-v2.npz) and
+numbers (pad_*-v1.json, ...); v1's (MTCNN boxes and landmarks) stay reproducible.
+
 Bona fide presentations are lfw-dev photos as camera frames (``photo_frame``, as ``ownface
 eval`` feeds them), usable when the pipeline's quality gates pass. Attacks are the two
 upstream samples and synthetic attacks rendered from lfw-dev photos (bench/attacks.py).
 Everything chosen (fusion, burst rule, threshold, active-check thresholds) is chosen on the
 people of pairs folds 1-2 and reported on folds 3-5 as well. Everything is cached in
-bench/out/ (npz), numbers go to bench/out/*.json.
+bench/out/ (npz, per pipeline), numbers go to bench/out/*-PIPELINE.json.
 """
 
 from __future__ import annotations
@@ -38,11 +43,63 @@ from pyapp.errors import OwnFaceError, QualityError  # noqa: E402
 from pyapp.evaluate import list_images, read_pairs  # noqa: E402
 from pyapp.face.detect import Face  # noqa: E402
 from pyapp.face.frame import photo_frame  # noqa: E402
-from pyapp.face.pipeline import FaceModels, PipelineConfig, embed_frame  # noqa: E402
+from pyapp.face.pipeline import (  # noqa: E402
+    DEFAULT_PIPELINE,
+    FaceModels,
+    PipelineConfig,
+    embed_frame,
+)
 
 DATA = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 OUT = ROOT / "bench" / "out"
 CHOICE_FOLDS = (0, 1)  # pairs folds 1-2 (0-based): choices are made on their people
+PIPELINES = ("v1", "v2")
+
+
+def cache(name: str, pipeline: str, ext: str = "npz") -> Path:
+    """A pipeline's cache or result file in bench/out/ (``pad_frames`` -> pad_frames-v2.npz)."""
+    return OUT / f"{name}-{pipeline}.{ext}"
+
+
+def shard_of(spec: str) -> tuple[int, int]:
+    """``--shard K/N`` -> (K, N): this process does every item whose key % N == K."""
+    try:
+        k, n = (int(x) for x in spec.split("/"))
+    except ValueError:
+        raise SystemExit(f"--shard takes K/N, not {spec!r}") from None
+    if not 0 <= k < n:
+        raise SystemExit(f"--shard {spec}: K must be in 0..N-1")
+    return k, n
+
+
+def output(name: str, args: argparse.Namespace) -> Path:
+    """The cache a command writes: the whole file, or one shard's part of it."""
+    k, n = shard_of(args.shard)
+    j, m = shard_of(getattr(args, "subset", "0/1"))
+    part = (f".{j}-of-{m}" if m > 1 else "") + (f".{k}-of-{n}" if n > 1 else "")
+    return cache(name + part, args.pipeline)
+
+
+def seeded(seed: int, args: argparse.Namespace) -> np.random.Generator:
+    """The command's random stream; shards get their own (unsharded runs keep the seed)."""
+    k, n = shard_of(args.shard)
+    return np.random.default_rng(seed if n == 1 else [seed, k, n])
+
+
+def cmd_merge(args: argparse.Namespace) -> None:
+    """Join every part file of one cache (``--what frames|bona_fide|attacks``) found in
+    bench/out/ (pad_WHAT.*-PIPELINE.npz: shards, subsets, attack streams stopped early);
+    rows must not repeat (frames: paths, bona fide: frame index)."""
+    parts = sorted(OUT.glob(f"pad_{args.what}.*-{args.pipeline}.npz"))
+    if not parts:
+        raise SystemExit(f"no parts of pad_{args.what} ({args.pipeline}) in {OUT}")
+    loaded = [dict(np.load(p)) for p in parts]
+    merged = {key: np.concatenate([d[key] for d in loaded]) for key in loaded[0]}
+    key = {"frames": "paths", "bona_fide": "index"}.get(args.what)
+    if key and len(np.unique(merged[key])) != len(merged[key]):
+        raise SystemExit(f"parts overlap ({key} repeats): {[p.name for p in parts]}")
+    np.savez(cache(f"pad_{args.what}", args.pipeline), **merged)
+    print(f"merged {[p.name for p in parts]}: {len(merged[next(iter(merged))])} rows")
 
 
 async def analyse(frame: np.ndarray, models: FaceModels) -> tuple[Face | None, str]:
@@ -87,9 +144,15 @@ def lfw_people_folds(lfw: Path, paths: list[Path]) -> np.ndarray:
 
 
 def cmd_frames(args: argparse.Namespace) -> None:
-    """Detect and gate every lfw-dev frame once; cached in bench/out/pad_frames.npz."""
+    """Detect and gate every lfw-dev frame once; cached in bench/out/pad_frames-PIPELINE.npz."""
     paths = list_images(args.lfw)[: args.limit or None]
-    models = host.load_models()
+    k, n = shard_of(args.shard)  # by person: a person's photos stay in one shard
+    people = sorted({p.parent.name for p in paths})
+    mine = {name for i, name in enumerate(people) if i % n == k}
+    keep = np.array([p.parent.name in mine for p in paths])
+    folds = lfw_people_folds(args.lfw, paths)[keep]  # from all pairs, not the shard's
+    paths = [p for p, kept in zip(paths, keep, strict=True) if kept]
+    models = host.load_models(pipeline=args.pipeline)
     faces: list[Face | None] = []
     verdicts: list[str] = []
     start = time.perf_counter()
@@ -104,20 +167,21 @@ def cmd_frames(args: argparse.Namespace) -> None:
 
     asyncio.run(run())
     OUT.mkdir(parents=True, exist_ok=True)
-    np.savez(OUT / "pad_frames.npz", paths=np.array([str(p.relative_to(args.lfw))
+    np.savez(output("pad_frames", args), paths=np.array([str(p.relative_to(args.lfw))
                                                      for p in paths]),
-             verdict=np.array(verdicts), fold=lfw_people_folds(args.lfw, paths),
+             verdict=np.array(verdicts), fold=folds,
              **face_arrays(faces))
     print(f"{len(paths)} frames, {sum(v == '' for v in verdicts)} usable")
 
 
-def load_frames(lfw: Path) -> dict[str, Any]:
-    path = OUT / "pad_frames.npz"
+def load_frames(lfw: Path, pipeline: str) -> dict[str, Any]:
+    path = cache("pad_frames", pipeline)
     if not path.exists():
-        raise SystemExit(f"{path} missing: run 'python bench/pad.py frames' first")
+        raise SystemExit(f"{path} missing: run 'python bench/pad.py frames --pipeline "
+                         f"{pipeline}' first")
     with np.load(path) as z:
         data = {k: z[k] for k in z.files}
-    data["lfw"] = lfw
+    data["lfw"], data["pipeline"] = lfw, pipeline
     return data
 
 
@@ -131,7 +195,7 @@ def crop_set(data: dict[str, Any], every: int, attacks: int) -> np.ndarray:
     from bench import attacks as synth
     from pyapp.face.pad import crop
 
-    models = host.load_models()
+    models = host.load_models(pipeline=data["pipeline"])
     usable = np.nonzero(data["verdict"] == "")[0]
     frames = [lfw_frame(data, int(i)) for i in usable[::every]]
     frames += [host.read_photo(DATA / "pad" / "samples" / f"image_{n}.jpg")
@@ -159,7 +223,7 @@ def cmd_encoding(args: argparse.Namespace) -> None:
     from models import convert_pad
     from pyapp.face.pad import softmax
 
-    crops = crop_set(load_frames(args.lfw), 5, 25)
+    crops = crop_set(load_frames(args.lfw, args.pipeline), 5, 25)
     rng = np.random.default_rng(5)
     noise = rng.uniform(0, 255, (64, 2, 3, 80, 80)).astype(np.float32)
     rows = []
@@ -192,7 +256,7 @@ def cmd_encoding(args: argparse.Namespace) -> None:
                "max_dp_noise": float(np.abs(probs["noise"] - base["noise"]).max())}
         rows.append(row)
         print(json.dumps(row))
-    save(args, "pad_encoding.json", {"rows": rows})
+    save(args, cache("pad_encoding", args.pipeline, "json"), {"rows": rows})
 
 
 KINDS = ("screen", "print", "screen-close", "print-close")
@@ -218,66 +282,77 @@ def jitter(rng: np.random.Generator, frame: np.ndarray, face: Face) -> tuple[np.
 def cmd_bona_fide(args: argparse.Namespace) -> None:
     """PAD probabilities of every usable lfw-dev frame, and of BURST jittered copies of every
     ``--burst-every``-th one (NaN for the others)."""
-    data = load_frames(args.lfw)
+    data = load_frames(args.lfw, args.pipeline)
     pad = host.load_pad()
-    usable = np.nonzero(data["verdict"] == "")[0]
-    rng = np.random.default_rng(21)
+    k, n = shard_of(args.shard)
+    j, m = shard_of(args.subset)
+    every = np.nonzero(data["verdict"] == "")[0]
+    position = np.arange(len(every))[j::m][k::n]  # among all usable frames
+    usable = every[position]
+    rng = seeded(21, args)
     probs = np.full((len(usable), 1 + BURST, 2, 3), np.nan)
     start = time.perf_counter()
-    for n, i in enumerate(usable):
+    for row, i in enumerate(usable):  # bursts: every burst_every-th usable frame
         frame = lfw_frame(data, int(i))
         face = as_face(data["box"][i], data["landmarks"][i])
-        probs[n, 0] = scores_of(frame, face, pad)
-        for k in range(BURST if n % args.burst_every == 0 else 0):
+        probs[row, 0] = scores_of(frame, face, pad)
+        for b in range(BURST if position[row] % args.burst_every == 0 else 0):
             img, moved = jitter(rng, frame, face)
-            probs[n, 1 + k] = scores_of(img, moved, pad)
-        if (n + 1) % 50 == 0 or n + 1 == len(usable):
-            progress(n + 1, len(usable), start)
-    np.savez(OUT / "pad_bona_fide.npz", index=usable, fold=data["fold"][usable], probs=probs)
+            probs[row, 1 + b] = scores_of(img, moved, pad)
+        if (row + 1) % 10 == 0 or row + 1 == len(usable):
+            progress(row + 1, len(usable), start)
+            # the rows done so far: a run stopped at a deadline leaves a prefix
+            done = usable[:row + 1]
+            np.savez(output("pad_bona_fide", args), index=done, fold=data["fold"][done],
+                     probs=probs[:row + 1])
 
 
 def cmd_attacks(args: argparse.Namespace) -> None:
     """Synthetic attack presentations (BURST frames each, moved like a held object):
-    verdicts, PAD probabilities and landmarks per frame."""
+    verdicts, PAD probabilities and landmarks per frame. A shard runs in rounds (one
+    presentation per kind and group) and saves after each, so a shard stopped early still
+    leaves a balanced prefix of its stream; unsharded runs keep v1's order (group, kind)."""
     from bench import attacks as synth
 
-    data = load_frames(args.lfw)
-    models, pad = host.load_models(), host.load_pad()
-    rng = np.random.default_rng(31)
+    data = load_frames(args.lfw, args.pipeline)
+    models, pad = host.load_models(pipeline=args.pipeline), host.load_pad()
+    rng = seeded(31, args)
     usable = np.nonzero(data["verdict"] == "")[0]
     groups = {"choice": usable[np.isin(data["fold"][usable], CHOICE_FOLDS)],
               "held_out": usable[data["fold"][usable] >= 2]}
     rows: dict[str, list[Any]] = {k: [] for k in ("kind", "group", "verdict", "probs",
                                                  "landmarks", "yaw")}
-    start, done = time.perf_counter(), 0
-    total = len(KINDS) * len(groups) * args.per_kind
-    for group, pool in groups.items():
-        for kind in KINDS:
-            for _ in range(args.per_kind):
-                a, b = (host.read_photo(data["lfw"] / str(data["paths"][int(k)]))
-                        for k in (rng.choice(pool), rng.choice(len(data["paths"]))))
-                yaw = rng.uniform(0.2, 0.45) * rng.choice([-1, 1])
-                frames = synth.render(kind, a, b, rng, synth.plane_motion(rng, BURST, yaw))
-                verdicts, probs, marks = [], np.full((BURST, 2, 3), np.nan), np.full(
-                    (BURST, 5, 2), np.nan)
-                for k, frame in enumerate(frames):
-                    face, verdict = asyncio.run(analyse(frame, models))
-                    verdicts.append(verdict if face is not None else verdict or "no_face")
-                    if face is not None:
-                        probs[k], marks[k] = scores_of(frame, face, pad), face.landmarks
-                for key, value in (("kind", kind), ("group", group), ("verdict", verdicts),
-                                   ("probs", probs), ("landmarks", marks), ("yaw", yaw)):
-                    rows[key].append(value)
-                done += 1
-                progress(done, total, start)
-    np.savez(OUT / "pad_attacks.npz", **{k: np.array(v) for k, v in rows.items()})
+    part, parts = shard_of(args.shard)
+    per_kind = len(range(part, args.per_kind, parts))  # this shard's share of --per-kind
+    rounds = [(g, kind) for g in groups for kind in KINDS]
+    order = ([(g, kind) for g, kind in rounds for _ in range(per_kind)] if parts == 1
+             else rounds * per_kind)
+    start = time.perf_counter()
+    for done, (group, kind) in enumerate(order, 1):
+        a, b = (host.read_photo(data["lfw"] / str(data["paths"][int(i)]))
+                for i in (rng.choice(groups[group]), rng.choice(len(data["paths"]))))
+        yaw = rng.uniform(0.2, 0.45) * rng.choice([-1, 1])
+        frames = synth.render(kind, a, b, rng, synth.plane_motion(rng, BURST, yaw))
+        verdicts, probs, marks = [], np.full((BURST, 2, 3), np.nan), np.full(
+            (BURST, 5, 2), np.nan)
+        for j, frame in enumerate(frames):
+            face, verdict = asyncio.run(analyse(frame, models))
+            verdicts.append(verdict if face is not None else verdict or "no_face")
+            if face is not None:
+                probs[j], marks[j] = scores_of(frame, face, pad), face.landmarks
+        for key, value in (("kind", kind), ("group", group), ("verdict", verdicts),
+                           ("probs", probs), ("landmarks", marks), ("yaw", yaw)):
+            rows[key].append(value)
+        progress(done, len(order), start)
+        if done == len(order) or (parts > 1 and done % len(rounds) == 0):
+            np.savez(output("pad_attacks", args), **{k: np.array(v) for k, v in rows.items()})
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
     """Milliseconds per frame in CPython, onnxruntime 1 thread: PAD (both crops and both
     models) next to the face pipeline's own stages; median of 3 passes over 20 frames."""
-    data = load_frames(args.lfw)
-    models, pad = host.load_models(), host.load_pad()
+    data = load_frames(args.lfw, args.pipeline)
+    models, pad = host.load_models(pipeline=args.pipeline), host.load_pad()
     usable = np.nonzero(data["verdict"] == "")[0][:20]
     frames = [lfw_frame(data, int(i)) for i in usable]
     faces = [as_face(data["box"][i], data["landmarks"][i]) for i in usable]
@@ -294,22 +369,33 @@ def cmd_speed(args: argparse.Namespace) -> None:
         passes["pipeline"].append((t2 - t1) * 1e3 / len(frames))
     result = {k: float(np.median(v)) for k, v in passes.items()}
     result["load_average"] = os.getloadavg()[0]
-    save(args, "pad_speed.json", result)
+    result["face_pipeline"] = args.pipeline  # "pipeline" above is its ms per frame
+    save(args, cache("pad_speed", args.pipeline, "json"), result)
     print(json.dumps(result))
 
 
-def save(args: argparse.Namespace, name: str, result: dict[str, Any]) -> None:
+def save(args: argparse.Namespace, default: Path, result: dict[str, Any]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    path = args.json or OUT / name
+    path = args.json or default
     path.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["frames", "encoding", "bona-fide", "attacks", "speed"])
+    ap.add_argument("command", choices=["frames", "encoding", "bona-fide", "attacks", "speed",
+                                        "merge"])
     ap.add_argument("--lfw", type=Path, default=DATA / "lfw-dev")
+    ap.add_argument("--pipeline", choices=PIPELINES, default=DEFAULT_PIPELINE,
+                    help="face pipeline whose boxes and landmarks PAD uses (default %(default)s)")
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--shard", default="0/1", help="K/N: run part K of N (by person for "
+                    "frames, by usable frame for bona-fide; attacks: N independent streams "
+                    "of --per-kind/N each); join with 'merge --shard 0/N --what NAME'")
+    ap.add_argument("--what", choices=["frames", "bona_fide", "attacks"], default="frames")
+    ap.add_argument("--subset", default="0/1", help="bona-fide: J/M, only usable frames at "
+                    "positions = J mod M (then sharded); pick M = --burst-every to put the "
+                    "bursts in their own run")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--burst-every", type=int, default=3, help="bona fide bursts: every "
                     "N-th usable frame")
@@ -319,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.lfw / "pairs.txt").is_file():
         raise SystemExit(f"lfw-dev not found at {args.lfw} (set OWNFACE_SHARED_DATA)")
     {"frames": cmd_frames, "encoding": cmd_encoding, "bona-fide": cmd_bona_fide,
-     "attacks": cmd_attacks, "speed": cmd_speed}[args.command](args)
+     "attacks": cmd_attacks, "speed": cmd_speed, "merge": cmd_merge}[args.command](args)
     return 0
 
 

@@ -1,6 +1,9 @@
 """PAD numbers from the caches of bench/pad.py: BPCER, APCER per fusion, burst rule, policy.
 
-    python bench/pad_measure.py [--json FILE]
+    python bench/pad_measure.py [--pipeline v1|v2] [--json FILE]
+
+Reads the caches of one pipeline (default: the shipped one) and writes
+bench/out/pad_measure-PIPELINE.json.
 
 Thresholds are set for BPCER <= 1% on the bona fide bursts of the people of pairs folds 1-2
 (the "choice" group); fusion and burst rule are the pair with the lowest mean passive APCER
@@ -26,17 +29,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.intervals import clopper_pearson  # noqa: E402
 from bench.pad import (  # noqa: E402
     CHOICE_FOLDS,
     DATA,
     KINDS,
-    OUT,
+    PIPELINES,
     analyse,
+    cache,
     load_frames,
     save,
     scores_of,
 )
 from pyapp import host  # noqa: E402
+from pyapp.face.pipeline import DEFAULT_PIPELINE  # noqa: E402
 
 FUSIONS = ("mean", "min", "upstream")
 RULES = ("median", "all")
@@ -74,11 +80,19 @@ def rate(passed: np.ndarray) -> float:
     return float(np.mean(passed)) if passed.size else float("nan")
 
 
+def counted(hits: np.ndarray) -> dict[str, Any]:
+    """A rate with its counts and exact 95% interval (counts here are small)."""
+    k, n = int(np.sum(hits)), int(hits.size)
+    lo, hi = clopper_pearson(k, n)
+    return {"k": k, "n": n, "rate": k / n if n else float("nan"), "ci95": [lo, hi]}
+
+
 def cmd_measure(args: argparse.Namespace) -> None:
     """BPCER and APCER per fusion, burst rule and policy; choices on folds 1-2."""
     from pyapp.face.liveness import check
 
-    bf, at = dict(np.load(OUT / "pad_bona_fide.npz")), dict(np.load(OUT / "pad_attacks.npz"))
+    bf = dict(np.load(cache("pad_bona_fide", args.pipeline)))
+    at = dict(np.load(cache("pad_attacks", args.pipeline)))
     groups = {"choice": np.isin(bf["fold"], CHOICE_FOLDS), "held_out": bf["fold"] >= 2}
     agroups = {g: at["group"] == g for g in groups}
     usable = at["verdict"] == ""
@@ -118,22 +132,50 @@ def cmd_measure(args: argparse.Namespace) -> None:
     best = min((k for k in report if "/" in k and report[k]["bpcer_burst_choice"] <= 0.01),
                key=lambda k: report[k]["apcer_passive_mean_choice"])
     report["chosen"] = best
+    report["counts"] = policy_counts(bf, at, groups, agroups, usable, has_burst, active,
+                                     report[best], best.split("/"))
     report["active_pass_rate_attacks"] = {
         f"{kind} {g}": rate(active[m & (at["kind"] == kind)])
         for g, m in agroups.items() for kind in KINDS}
     report["usable_attack_frames"] = {kind: rate(usable[at["kind"] == kind]) for kind in KINDS}
-    report["samples"] = sample_scores(report)
+    report["samples"] = sample_scores(report, args.pipeline)
     report["per_person"] = per_person(args, bf, groups, report[best]["frame_threshold"],
                                       best.split("/")[0])
-    save(args, "pad_measure.json", report)
+    report["pipeline"] = args.pipeline
+    save(args, cache("pad_measure", args.pipeline, "json"), report)
     print(json.dumps({"chosen": best, **report[best], "samples": report["samples"],
                       "per_person": report["per_person"]}, indent=1))
 
 
-def sample_scores(report: dict[str, Any]) -> dict[str, Any]:
+def policy_counts(bf: dict[str, np.ndarray], at: dict[str, np.ndarray],
+                  groups: dict[str, np.ndarray], agroups: dict[str, np.ndarray],
+                  usable: np.ndarray, has_burst: np.ndarray, active: np.ndarray,
+                  row: dict[str, Any], chosen: list[str]) -> dict[str, Any]:
+    """The chosen configuration's BPCER and APCER per policy and group, with counts."""
+    fusion, rule = chosen
+    frame_bf = fuse(bf["probs"][:, 0], fusion)
+    burst_bf = burst_stat(fuse(bf["probs"][:, 1:], fusion), rule)
+    passive = burst_stat(np.where(usable, fuse(at["probs"], fusion), np.nan),
+                         rule) >= row["burst_threshold"]
+    out: dict[str, Any] = {}
+    for g, m in groups.items():
+        out[f"bpcer_frame {g}"] = counted(frame_bf[m] < row["frame_threshold"])
+        out[f"bpcer_frame_at_burst_threshold {g}"] = counted(
+            frame_bf[m] < row["burst_threshold"])
+        out[f"bpcer_burst {g}"] = counted(~(burst_bf[m & has_burst] >= row["burst_threshold"]))
+    for g, m in agroups.items():
+        for kind in KINDS:
+            k = m & (at["kind"] == kind)
+            out[f"apcer_passive {kind} {g}"] = counted(passive[k])
+            out[f"apcer_passive_active {kind} {g}"] = counted(passive[k] & active[k])
+            out[f"active_alone {kind} {g}"] = counted(active[k])
+    return out
+
+
+def sample_scores(report: dict[str, Any], pipeline: str) -> dict[str, Any]:
     """The upstream samples (F1 print, F2 screen, T1 bona fide): fused scores and verdicts
     at each configuration's frame threshold."""
-    models, pad = host.load_models(), host.load_pad()
+    models, pad = host.load_models(pipeline=pipeline), host.load_pad()
     out: dict[str, Any] = {}
     for name in ("F1", "F2", "T1"):
         frame = host.read_photo(DATA / "pad" / "samples" / f"image_{name}.jpg")
@@ -152,7 +194,7 @@ def sample_scores(report: dict[str, Any]) -> dict[str, Any]:
 def per_person(args: argparse.Namespace, bf: dict[str, np.ndarray],
                groups: dict[str, np.ndarray], threshold: float, fusion: str) -> dict[str, Any]:
     """Frame refusals per person (held-out people with at least 5 usable frames)."""
-    paths = load_frames(args.lfw)["paths"][bf["index"]]
+    paths = load_frames(args.lfw, args.pipeline)["paths"][bf["index"]]
     names = np.array([str(p).split("/")[-2] for p in paths])
     refused = fuse(bf["probs"][:, 0], fusion) < threshold
     out: dict[str, Any] = {}
@@ -171,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lfw", type=Path, default=DATA / "lfw-dev")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--pipeline", choices=PIPELINES, default=DEFAULT_PIPELINE)
     cmd_measure(ap.parse_args(argv))
     return 0
 

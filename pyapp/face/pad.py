@@ -16,8 +16,10 @@ and, once the burst is over, ``decide(scores, config)``:
 The threshold was chosen for a bona fide presentation classification error rate (BPCER)
 of at most 1% on lfw-dev frames (docs/security.md, "Presentation-attack detection"); LFW's
 press photos look much like recaptures to these models, so that threshold is low and the
-passive check alone stops only part of the attacks measured there. Scores are
-biometric-derived values: they never appear in a repr or a message.
+passive check alone stops only part of the attacks measured there. The crop follows the
+detector's box, so each face pipeline has its own measured settings (``PIPELINE_PAD``;
+``pipeline.assemble`` picks them). Scores are biometric-derived values: they never appear
+in a repr or a message.
 """
 
 from __future__ import annotations
@@ -77,17 +79,28 @@ class PadModel:
 @dataclass(frozen=True)
 class PadConfig:
     """How frames and bursts are judged. The defaults are bench/pad_measure.py's choice on
-    lfw-dev folds 1-2: the lowest mean APCER on synthetic attacks among the fusions and
-    rules whose threshold keeps BPCER <= 1% on bona fide bursts there (docs/security.md)."""
+    lfw-dev folds 1-2 with the shipped pipeline's boxes (v2: YuNet): the lowest mean APCER
+    on synthetic attacks among the fusions and rules whose threshold keeps BPCER <= 1% on
+    bona fide bursts there (docs/security.md)."""
 
     # "mean": mean of the models' bona fide probabilities (upstream sums the softmaxes);
     # "min": the lower of them (both models must agree); "upstream": 1 if upstream's argmax
     # of the summed softmaxes is the bona fide class, else 0
     fusion: str = "mean"
-    threshold: float = 0.0128  # fused scores below this are refused (BPCER 1%: see above)
+    # fused scores below this are refused: BPCER 1% on the folds-1-2 bursts with YuNet's
+    # boxes (0.00654 measured; v1's MTCNN boxes gave 0.0128, PIPELINE_PAD)
+    threshold: float = 0.0065
     # burst rule: "all" (every scored frame >= threshold) or "median" (the median frame)
     rule: str = "all"
     min_frames: int = 3  # fewer scored frames than this never pass (capture needs 3)
+
+
+# Per face pipeline: settings measured with that pipeline's boxes (bench/pad_measure.py
+# --pipeline NAME); v1 = MTCNN's boxes, still used when an old v1 template is verified.
+PIPELINE_PAD = {
+    "v1": PadConfig(fusion="mean", threshold=0.0128, rule="all"),
+    "v2": PadConfig(),
+}
 
 
 @dataclass(frozen=True)

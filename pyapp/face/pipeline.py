@@ -22,7 +22,7 @@ from pyapp.face.embed import Embedder, Embedding
 from pyapp.face.frame import validate_frame
 from pyapp.face.manifest import ChipSpec, Manifest
 from pyapp.face.mtcnn import MtcnnConfig, MtcnnDetector
-from pyapp.face.pad import PadConfig, PadModels, PadScore
+from pyapp.face.pad import PIPELINE_PAD, PadConfig, PadModels, PadScore
 from pyapp.face.pad import score as pad_score
 from pyapp.face.quality import (
     PIPELINE_QUALITY,
@@ -89,7 +89,7 @@ def assemble(manifest: Manifest, pipeline: str, sessions: Mapping[str, Inference
     pad_models = None
     if manifest.pad and all(role in sessions for role in manifest.pad):
         pad_models = PadModels.assemble([manifest.models[r] for r in manifest.pad], sessions,
-                                        pad)
+                                        pad or PIPELINE_PAD.get(spec.name))
     return FaceModels(spec.name, detector, Embedder(stage["embedder"], embedder_spec),
                       embedder_spec.input.chip, spec.flip,
                       PIPELINE_QUALITY.get(spec.name, QualityConfig()), pad_models)
