@@ -158,7 +158,28 @@ def from_eval(cache: PhotoCache, root: Path, todo: list[str], folder: Path
         cache.rows[r] = (emb[at[r]], float(total[at[r]]) if good else float("nan"))
     current = cache_key(paths, root, MODELS_DIR, report.get("flip"), False, [], PIPELINE)
     return {"from_eval": folder.name, "photos": len(todo), "eval_key": key[:12],
-            "key_matches_this_checkout": key == current}
+            "key_matches_this_checkout": key == current,
+            "spot_check": spot_check(cache, root, todo[:: max(1, len(todo) // SPOT_CHECK)])}
+
+
+SPOT_CHECK = 24  # photos of an --from-eval recomputed by this checkout
+
+
+def spot_check(cache: PhotoCache, root: Path, sample: list[str]) -> dict[str, Any]:
+    """Recompute ``sample`` with this checkout: does the evaluation still hold for it?"""
+    from pyapp.evaluate import compute_embeddings
+    from pyapp.host import MODELS_DIR
+
+    here = compute_embeddings([root / r for r in sample], root, MODELS_DIR, None, False,
+                              pipeline=PIPELINE)["emb"]
+    there = np.stack([cache.rows[r][0] for r in sample])
+    found_here, found_there = np.isfinite(here).all(1), np.isfinite(there).all(1)
+    both = found_here & found_there
+    cos = np.sum(here[both] * there[both], 1) / (
+        np.linalg.norm(here[both], axis=1) * np.linalg.norm(there[both], axis=1))
+    return {"photos": len(sample), "same_detections": bool(np.array_equal(found_here,
+                                                                          found_there)),
+            "min_cosine": float(cos.min()) if cos.size else None}
 
 
 def run_ownface(root: Path, rel: list[str], batch: int, folder: Path,

@@ -135,8 +135,13 @@ def ownface_source(src: J) -> str:
                  if src.get("key_matches_this_checkout") else
                  "computed by an earlier revision: its cache key does not match this "
                  "checkout's models and settings, see the text above")
+        spot = src.get("spot_check") or {}
+        checked = "" if not spot else (
+            f" Spot check: {spot['photos']} of those photos recomputed by this checkout, "
+            f"faces found {'the same' if spot.get('same_detections') else 'DIFFERENTLY'}, "
+            f"lowest cosine to the evaluation's embedding {spot.get('min_cosine')}.")
         return (f"embeddings of {src['photos']} photos taken from the finished `ownface eval` "
-                f"output `{src['from_eval']}` (key {src.get('eval_key')}; {match}).")
+                f"output `{src['from_eval']}` (key {src.get('eval_key')}; {match}).{checked}")
     if src.get("computed_photos"):
         return f"embeddings of {src['computed_photos']} photos computed in this run."
     return "embeddings from the per-photo cache of this checkout." if src else ""

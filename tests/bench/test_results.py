@@ -225,11 +225,15 @@ def test_from_eval_fills_rows_in_memory_and_reports_the_stale_key(
     emb[1] = np.nan  # a photo whose face the evaluation did not find
     fake_eval(tmp_path / "ev", root, "v2", emb)
     monkeypatch.setattr(compare_accuracy, "PIPELINE", "v2")
+    checked: list[list[str]] = []
+    monkeypatch.setattr(compare_accuracy, "spot_check",  # the real one runs the models
+                        lambda cache, root, sample: checked.append(sample) or {"photos": 2})
     cache = compare_accuracy.PhotoCache(tmp_path / "cache" / "own.npz", 128)
     todo = ["images/B/B_0001.jpg", "images/A/A_0002.jpg"]
     src = compare_accuracy.from_eval(cache, root, todo, tmp_path / "ev")
     assert src == {"from_eval": "ev", "photos": 2, "eval_key": "k" * 12,
-                   "key_matches_this_checkout": False}
+                   "key_matches_this_checkout": False, "spot_check": {"photos": 2}}
+    assert checked == [todo]
     assert np.array_equal(cache.rows["images/B/B_0001.jpg"][0], emb[2])
     assert cache.rows["images/B/B_0001.jpg"][1] == 30.0
     assert np.isnan(cache.rows["images/A/A_0002.jpg"][1])
