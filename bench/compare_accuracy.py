@@ -70,6 +70,15 @@ PIPELINE = "v2"  # --pipeline
 FACEAPI_THRESHOLD = 0.6
 
 
+def shown(path: Path) -> str:
+    """A path as the JSON records it: from the checkout (or its parent) when it lies there."""
+    path = path.resolve()
+    for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
+        if path.is_relative_to(base):
+            return prefix + str(path.relative_to(base))
+    return str(path)
+
+
 def faceapi_cache_path(folder: Path, detector: str) -> Path:
     lock = hashlib.sha256(faceapi_assets.LOCK.read_bytes()).hexdigest()[:12]
     return folder / f"faceapi-{detector}-{lock}-photo_frame.npz"
@@ -187,7 +196,7 @@ def run_ownface(root: Path, rel: list[str], batch: int, folder: Path,
     """OwnFace embeddings (CPython pipeline, as ``ownface eval``) where missing; the source."""
     cache = PhotoCache(ownface_cache_path(folder), 128)
     todo = cache.missing(rel)
-    source: dict[str, Any] = {"cache": str(cache.path), "cached_photos": len(rel) - len(todo)}
+    source: dict[str, Any] = {"cache": shown(cache.path), "cached_photos": len(rel) - len(todo)}
     if not todo:
         return cache, source
     if evaluated is not None:
@@ -292,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": "bench/compare_accuracy.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "lfw": str(root), "images": len(rel),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "lfw": shown(root), "images": len(rel),
         "people": len(set(names.tolist())), "machine": machine.describe(),
-        "caches": {"faceapi": str(fa_cache.path), "ownface": str(own_cache.path)},
+        "caches": {"faceapi": shown(fa_cache.path), "ownface": shown(own_cache.path)},
     }
     fa_gen, fa_imp, fa_pair = distance_scores(fa, names, pairs[0])
     own_gen, own_imp, own_pair = similarity_scores(own, names, pairs[0])

@@ -51,7 +51,8 @@ CACHE = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench"))
 
 def embeddings(pipeline: str) -> Path:
     """OwnFace's LFW embeddings that compare_accuracy exports for bench/protection.py."""
-    return CACHE / f"ownface-embeddings-{pipeline}.npz"
+    path = CACHE / f"ownface-embeddings-{pipeline}.npz"
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # scripts run in ROOT
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def run_step(step: Step, smoke: bool, out: Path, logs: Path,
         return {**row, "status": "skipped", "reason": "not part of the smoke run"}
     if step.script == "protection.py":
         pipeline = step.args[step.args.index("--pipeline") + 1]
-        if not embeddings(pipeline).is_file():
+        if not (ROOT / embeddings(pipeline)).is_file():
             return {**row, "status": "skipped", "reason": f"{embeddings(pipeline)} missing "
                     f"(bench/compare_accuracy.py --pipeline {pipeline} writes it)"}
     print(f"== {step.name}: {shown}", file=sys.stderr, flush=True)
