@@ -196,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                     "date": time.strftime("%Y-%m-%d %H:%M %Z")}
         record.write_text(json.dumps(previous, indent=1))
         print(f"suite: {total} s", file=sys.stderr)
+    if args.note:  # also with --render: notes about the run being rendered
+        previous["notes"] = args.note
+        record.write_text(json.dumps(previous, indent=1))
     target.write_text(results.render(previous, out, logs, smoke=args.smoke))
     print(f"wrote {target.relative_to(ROOT)}", file=sys.stderr)
     failed = [r["name"] for r in previous["steps"] if r.get("status") not in

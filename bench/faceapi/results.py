@@ -134,7 +134,7 @@ def ownface_source(src: J) -> str:
         match = ("its cache key matches this checkout's models and settings"
                  if src.get("key_matches_this_checkout") else
                  "computed by an earlier revision: its cache key does not match this "
-                 "checkout's models and settings, see the text above")
+                 "checkout's models and settings (see the spot check)")
         spot = src.get("spot_check") or {}
         checked = "" if not spot else (
             f" Spot check: {spot['photos']} of those photos recomputed by this checkout, "
