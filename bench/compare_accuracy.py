@@ -23,9 +23,14 @@ against ~0.7-1.1 s in Node 20 with @tensorflow/tfjs-backend-wasm, whose wasm bac
 much slower there), so a cold run over 3,811 photos takes ~25 minutes. Descriptors and
 embeddings are cached per photo under ``.cache/bench/`` in the repository, or
 ``$OWNFACE_BENCH_CACHE`` (keyed by the pinned face-api lock and the model manifest), so a
-re-run takes seconds; an interrupted run resumes.
+re-run takes seconds; an interrupted run resumes. ``--from-eval DIR`` takes OwnFace's
+embeddings from a finished ``ownface eval LFW --out DIR`` of the same pipeline instead of
+computing them (its ``embeddings.npz``, checked against the photo list and the pipeline; whether
+its cache key still matches this checkout's models and settings is recorded in the JSON; the
+rows are used for this run only, never written to the per-photo cache).
 
     .venv/bin/python bench/compare_accuracy.py [--pipeline v2] [--lfw DIR] [--smoke] [--json OUT]
+        [--from-eval DIR]
 """
 
 from __future__ import annotations
@@ -57,12 +62,21 @@ from bench.faceapi.accuracy import (  # noqa: E402
 )
 from pyapp.evaluate import list_images, read_pairs  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
 CACHE = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench"))
 OUT = ROOT / "bench" / "out" / "compare_accuracy.json"
-PROTECTION_JSON = ROOT / "bench" / "out" / "protection.json"
+PROTECTION_JSON = ROOT / "bench" / "out" / "protection.json"  # v2's; v1's: protection_v1.json
 PIPELINE = "v2"  # --pipeline
 FACEAPI_THRESHOLD = 0.6
+
+
+def shown(path: Path) -> str:
+    """A path as the JSON records it: from the checkout (or its parent) when it lies there."""
+    path = path.resolve()
+    for base, prefix in ((ROOT, ""), (ROOT.parent, "../")):
+        if path.is_relative_to(base):
+            return prefix + str(path.relative_to(base))
+    return str(path)
 
 
 def faceapi_cache_path(folder: Path, detector: str) -> Path:
@@ -127,12 +141,66 @@ def run_faceapi(root: Path, rel: list[str], detector: str, batch: int, folder: P
     return cache
 
 
-def run_ownface(root: Path, rel: list[str], batch: int, folder: Path) -> PhotoCache:
-    """OwnFace embeddings (CPython pipeline, as ``ownface eval``) where missing."""
+def from_eval(cache: PhotoCache, root: Path, todo: list[str], folder: Path
+              ) -> dict[str, Any]:
+    """Fill ``todo``'s rows of ``cache`` (in memory) from an ``ownface eval --out folder``."""
+    from pyapp.evaluate import cache_key
+    from pyapp.host import MODELS_DIR
+
+    report = json.loads((folder / "eval.json").read_text())
+    if report.get("pipeline") != PIPELINE:
+        raise SystemExit(f"--from-eval {folder}: pipeline {report.get('pipeline')}, "
+                         f"not {PIPELINE}")
+    paths = list_images(root)
+    rel_all = [str(p.relative_to(root)) for p in paths]
+    with np.load(folder / "embeddings.npz", allow_pickle=False) as z:
+        emb, key = z["emb"], str(z["key"])
+        names = [str(n) for n in z["timing_names"]]
+        total = z["timings"][names.index("total")] if "total" in names else \
+            np.full(len(emb), np.nan)
+    if len(emb) != len(rel_all) or report.get("images") != len(rel_all):
+        raise SystemExit(f"--from-eval {folder}: {len(emb)} embeddings for "
+                         f"{len(rel_all)} photos under {root}")
+    at = {r: i for i, r in enumerate(rel_all)}
+    for r in todo:
+        good = bool(np.all(np.isfinite(emb[at[r]])))
+        cache.rows[r] = (emb[at[r]], float(total[at[r]]) if good else float("nan"))
+    current = cache_key(paths, root, MODELS_DIR, report.get("flip"), False, [], PIPELINE)
+    return {"from_eval": folder.name, "photos": len(todo), "eval_key": key[:12],
+            "key_matches_this_checkout": key == current,
+            "spot_check": spot_check(cache, root, todo[:: max(1, len(todo) // SPOT_CHECK)])}
+
+
+SPOT_CHECK = 24  # photos of an --from-eval recomputed by this checkout
+
+
+def spot_check(cache: PhotoCache, root: Path, sample: list[str]) -> dict[str, Any]:
+    """Recompute ``sample`` with this checkout: does the evaluation still hold for it?"""
+    from pyapp.evaluate import compute_embeddings
+    from pyapp.host import MODELS_DIR
+
+    here = compute_embeddings([root / r for r in sample], root, MODELS_DIR, None, False,
+                              pipeline=PIPELINE)["emb"]
+    there = np.stack([cache.rows[r][0] for r in sample])
+    found_here, found_there = np.isfinite(here).all(1), np.isfinite(there).all(1)
+    both = found_here & found_there
+    cos = np.sum(here[both] * there[both], 1) / (
+        np.linalg.norm(here[both], axis=1) * np.linalg.norm(there[both], axis=1))
+    return {"photos": len(sample), "same_detections": bool(np.array_equal(found_here,
+                                                                          found_there)),
+            "min_cosine": float(cos.min()) if cos.size else None}
+
+
+def run_ownface(root: Path, rel: list[str], batch: int, folder: Path,
+                evaluated: Path | None = None) -> tuple[PhotoCache, dict[str, Any]]:
+    """OwnFace embeddings (CPython pipeline, as ``ownface eval``) where missing; the source."""
     cache = PhotoCache(ownface_cache_path(folder), 128)
     todo = cache.missing(rel)
+    source: dict[str, Any] = {"cache": shown(cache.path), "cached_photos": len(rel) - len(todo)}
     if not todo:
-        return cache
+        return cache, source
+    if evaluated is not None:
+        return cache, {**source, **from_eval(cache, root, todo, evaluated)}
     from pyapp.evaluate import compute_embeddings
     from pyapp.host import MODELS_DIR
 
@@ -148,7 +216,7 @@ def run_ownface(root: Path, rel: list[str], batch: int, folder: Path) -> PhotoCa
         for r, vec, good in zip(part, data["emb"], ok, strict=True):
             cache.rows[r] = (vec, float(next(t_iter)) if good else float("nan"))
         cache.save()
-    return cache
+    return cache, {**source, "computed_photos": len(todo)}
 
 
 def protected(emb: np.ndarray, names: np.ndarray, rel: list[str], root: Path,
@@ -187,12 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=OUT)
     parser.add_argument("--cache", type=Path, default=CACHE,
                         help="folder of the per-photo descriptor/embedding caches")
-    parser.add_argument("--export", type=Path, default=CACHE / "ownface-embeddings.npz",
+    parser.add_argument("--export", type=Path,
                         help="write OwnFace's embeddings (paths, names, emb) here for "
-                             "bench/protection.py (full runs only)")
+                             "bench/protection.py (full runs only; default: "
+                             "<cache>/ownface-embeddings-<pipeline>.npz)")
+    parser.add_argument("--from-eval", type=Path, metavar="DIR",
+                        help="OwnFace's embeddings from this `ownface eval --out DIR` of the "
+                             "same pipeline (embeddings.npz, eval.json) where not cached")
     args = parser.parse_args(argv)
     global PIPELINE
     PIPELINE = args.pipeline
+    if args.export is None:
+        args.export = args.cache / f"ownface-embeddings-{PIPELINE}.npz"
     root = args.lfw
     if not (root / "pairs.txt").is_file():
         print(f"no LFW pairs at {root}: nothing to measure", file=sys.stderr)
@@ -216,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     load = machine.LoadSampler()
     fa_cache = run_faceapi(root, rel, args.detector, args.batch, args.cache)
     load.tick()
-    own_cache = run_ownface(root, rel, 200, args.cache)
+    own_cache, own_source = run_ownface(root, rel, 200, args.cache, args.from_eval)
     load.tick()
     fa, fa_ms = fa_cache.matrix(rel)
     own, own_ms = own_cache.matrix(rel)
@@ -227,9 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "command": "bench/compare_accuracy.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "lfw": str(root), "images": len(rel),
+        "date": time.strftime("%Y-%m-%d %H:%M"), "lfw": shown(root), "images": len(rel),
         "people": len(set(names.tolist())), "machine": machine.describe(),
-        "caches": {"faceapi": str(fa_cache.path), "ownface": str(own_cache.path)},
+        "caches": {"faceapi": shown(fa_cache.path), "ownface": shown(own_cache.path)},
     }
     fa_gen, fa_imp, fa_pair = distance_scores(fa, names, pairs[0])
     own_gen, own_imp, own_pair = similarity_scores(own, names, pairs[0])
@@ -246,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         "pipeline": DESCRIBE[PIPELINE], "pipeline_name": PIPELINE,
         "detection_failures": int((~np.all(np.isfinite(own), axis=1)).sum()),
         **summary_row(own_gen, own_imp, own_pair, pairs),
-        "ms_per_photo_median": float(np.nanmedian(own_ms)),
+        "ms_per_photo_median": float(np.nanmedian(own_ms)), "source": own_source,
     }
     folds = person_folds(root / "pairs.txt")
     test = np.array([folds.get(n, 0) >= 3 for n in names])
@@ -258,11 +332,13 @@ def main(argv: list[str] | None = None) -> int:
     prot = protected(own, names, rel, root, pairs)
     if prot:
         result["folds_3_5"]["ownface_protected_here"] = prot
-    if PROTECTION_JSON.is_file():
-        p = json.loads(PROTECTION_JSON.read_text())
+    protection_json = PROTECTION_JSON if PIPELINE == "v2" else \
+        PROTECTION_JSON.with_name(f"protection_{PIPELINE}.json")
+    if protection_json.is_file():
+        p = json.loads(protection_json.read_text())
         s = p.get("single_image", {})
         result["folds_3_5"]["protection_json"] = {
-            "file": str(PROTECTION_JSON.relative_to(ROOT)), "embeddings": p.get("embeddings"),
+            "file": str(protection_json.relative_to(ROOT)), "embeddings": p.get("embeddings"),
             "scheme": p.get("scheme"), "genuine_pairs": p.get("genuine_pairs"),
             "impostor_pairs": p.get("impostor_pairs"),
             **{k: s.get(k) for k in ("cosine_tar@0.001", "cosine_tar@0.0001",

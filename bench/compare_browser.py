@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -47,7 +48,7 @@ from bench.faceapi.serve import (  # noqa: E402
 )
 from bench.startup import visit as ownface_visit  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
 OUT = ROOT / "bench" / "out" / "compare_browser.json"
 OWNFACE_RUN = "spec => window.ownfaceGlue.worker.sync.run(spec)"
 FACEAPI_RUN = "spec => window.faceapiBench.run(spec)"
@@ -269,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
                                                           else sys.argv[1:]),
         "date": time.strftime("%Y-%m-%d %H:%M"), "seconds": round(time.time() - started, 1),
         "frames": len(urls), "repeats": args.repeats, "faceapi_page": page_path,
+        "pipeline": PIPELINE, "detector": args.detector,
         "machine": machine.describe(), "runtime": timing["runtime"],
         "faceapi_tensors_after": timing["faceapi_tensors_after"],
         "summary": summary, "visits": visits, "pairs": timing["pairs"]}, indent=1))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -52,7 +53,7 @@ from pyapp import host  # noqa: E402
 from pyapp.errors import QualityError  # noqa: E402
 from pyapp.face.pipeline import assemble, embed_frame  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
 OUT = ROOT / "bench" / "out" / "limits.json"
 PIPELINE_JSON = ROOT / "bench" / "out" / "pipeline.json"
 # peak probes: (kind, builder). Several sizes, because the best size differs per kind (the 8-bit

@@ -34,7 +34,7 @@ from pyapp.face.frame import photo_frame  # noqa: E402
 from pyapp.face.pipeline import embed_frame  # noqa: E402
 from tests.browser import conftest as harness  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
 LONG_TASKS = """
 window.__longTasks = [];
 new PerformanceObserver((list) => {

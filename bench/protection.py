@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,8 @@ from pyapp.template import binarise as bz  # noqa: E402
 from pyapp.template import commitment  # noqa: E402
 from pyapp.template.ecc import dimension  # noqa: E402
 
-DEFAULT_LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+DEFAULT_LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")
+                   ) / "lfw-dev"
 PIPELINE = "v2"
 F = np.ndarray
 

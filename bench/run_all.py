@@ -12,11 +12,20 @@ and does not stop the others. Scripts that are not in the checkout are skipped. 
 of the default test command; tests/bench/test_smoke.py runs the smoke modes of the
 side-by-side scripts.
 
+OwnFace runs as pipeline v2 (YuNet + O-Net landmarks + SFace, the default) and, where the
+pipeline matters (side by side in the browser and on LFW, template protection), as v1 (MTCNN +
+dlib) too, against face-api.js with its SSD MobileNet v1 and with its TinyFaceDetector on the
+same frames.
+
 The 15-minute budget assumes compare_accuracy's per-photo caches (``.cache/bench/``, or
 ``$OWNFACE_BENCH_CACHE``) are filled:
 the very first face-api.js pass over 3,811 photos takes ~10 min (TinyFaceDetector) to ~40 min
-(SSD MobileNet v1, on a loaded machine). Fill them once with
-``bench/compare_accuracy.py`` and ``bench/compare_accuracy.py --detector tiny`` (resumable).
+(SSD MobileNet v1, on a loaded machine), OwnFace's ~8 min per pipeline. Fill them once with
+``bench/compare_accuracy.py [--pipeline v1] [--detector tiny]`` (resumable), or hand OwnFace's
+side over from a finished ``ownface eval lfw-dev --out DIR [--pipeline v1]``:
+``--ownface-eval v2=DIR --ownface-eval v1=DIR`` (passed to compare_accuracy as ``--from-eval``;
+RESULTS.md says which evaluation the numbers came from and whether its cache key matches the
+checkout).
 """
 
 from __future__ import annotations
@@ -37,9 +46,13 @@ sys.path.insert(0, str(ROOT))
 from bench.faceapi import machine, results  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-# written by compare_accuracy (its cache)
-EMBEDDINGS = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench")
-                  ) / "ownface-embeddings.npz"
+CACHE = Path(os.environ.get("OWNFACE_BENCH_CACHE", ROOT / ".cache" / "bench"))
+
+
+def embeddings(pipeline: str) -> Path:
+    """OwnFace's LFW embeddings that compare_accuracy exports for bench/protection.py."""
+    path = CACHE / f"ownface-embeddings-{pipeline}.npz"
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path  # scripts run in ROOT
 
 
 @dataclass(frozen=True)
@@ -50,47 +63,78 @@ class Step:
     smoke_args: tuple[str, ...] | None  # None: skipped in smoke mode
     json_flag: str  # how the script is told where to write its JSON
     timeout: int  # seconds
+    evaluated: str | None = None  # OwnFace pipeline whose --ownface-eval it may take
 
-    def command(self, smoke: bool, out: Path) -> list[str]:
+    def command(self, smoke: bool, out: Path, evals: dict[str, Path] | None = None
+                ) -> list[str]:
         args = self.smoke_args if smoke and self.smoke_args is not None else self.args
-        return [sys.executable, f"bench/{self.script}", *args, self.json_flag,
+        folder = (evals or {}).get(self.evaluated or "")
+        extra = ("--from-eval", str(folder)) if folder is not None else ()
+        return [sys.executable, f"bench/{self.script}", *args, *extra, self.json_flag,
                 str(out / f"{self.name}.json")]
+
+
+def browser_step(name: str, pipeline: str, detector: str, visits: int, timeout: int,
+                 smoke: bool = False) -> Step:
+    """OwnFace ``pipeline`` against face-api.js ``detector``, A/B on the same 10 frames x 2."""
+    return Step(name, "compare_browser.py",
+                ("--pipeline", pipeline, "--detector", detector, "--visits", str(visits),
+                 "--frames", "10", "--repeats", "2"), ("--smoke",) if smoke else None,
+                "--json", timeout)
+
+
+def accuracy_step(name: str, pipeline: str, detector: str, smoke: bool = False) -> Step:
+    return Step(name, "compare_accuracy.py", ("--pipeline", pipeline, "--detector", detector),
+                ("--smoke",) if smoke else None, "--json", 900, evaluated=pipeline)
+
+
+def protection_step(name: str, pipeline: str) -> Step:
+    return Step(name, "protection.py", ("measure", "--pipeline", pipeline, "--embeddings",
+                                        str(embeddings(pipeline)), "--decode-sample", "1000",
+                                        "--link-pairs", "1000", "--attack-templates", "10"),
+                None, "--out", 600)
 
 
 STEPS = (
     Step("startup", "startup.py", ("--runs", "2"), ("--runs", "1"), "--json", 240),
-    Step("pipeline", "pipeline_speed.py", ("--frames", "20", "--repeats", "2"),
-         ("--frames", "2", "--repeats", "1"), "--json", 300),
+    Step("pipeline", "pipeline_speed.py", ("--pipeline", "v2", "--frames", "20", "--repeats",
+                                           "2"), ("--frames", "2", "--repeats", "1"),
+         "--json", 300),
     Step("app_latency", "app_latency.py", ("--runs", "3"), ("--runs", "1"), "--json", 300),
     Step("crypto_speed", "crypto_speed.py", ("--repeat", "10"), ("--repeat", "2"), "--out", 120),
-    Step("compare_browser", "compare_browser.py", (), ("--smoke",), "--json", 300),
-    Step("compare_browser_tiny", "compare_browser.py",
-         ("--detector", "tiny", "--visits", "0", "--frames", "10", "--repeats", "2"), None,
-         "--json", 240),
-    Step("compare_accuracy", "compare_accuracy.py", (), ("--smoke",), "--json", 600),
-    Step("compare_accuracy_tiny", "compare_accuracy.py", ("--detector", "tiny"), None,
-         "--json", 600),
-    Step("protection", "protection.py", ("measure", "--embeddings", str(EMBEDDINGS),
-                                         "--decode-sample", "1000", "--link-pairs", "1000",
-                                         "--attack-templates", "10"), None, "--out", 420),
+    browser_step("compare_browser", "v2", "ssd", 1, 420, smoke=True),
+    browser_step("compare_browser_tiny", "v2", "tiny", 0, 300),
+    browser_step("compare_browser_v1", "v1", "ssd", 0, 300),
+    browser_step("compare_browser_v1_tiny", "v1", "tiny", 0, 300),
+    accuracy_step("compare_accuracy_tiny", "v2", "tiny"),  # exports v2's embeddings
+    accuracy_step("compare_accuracy_v1", "v1", "tiny"),  # exports v1's
+    protection_step("protection", "v2"),
+    protection_step("protection_v1", "v1"),
+    Step("limits", "limits.py", ("--pipeline", "v2"), ("--smoke",), "--json", 420),
     Step("server_load", "server_load.py", ("--seconds", "3", "--phase-requests", "1000"),
          ("--seconds", "1", "--phase-requests", "100", "--workers", "1", "--db", "sqlite"),
          "--out", 420),
-    Step("limits", "limits.py", (), ("--smoke",), "--json", 300),
+    # last: the first face-api.js SSD pass over 3,811 photos is the longest (resumable)
+    accuracy_step("compare_accuracy", "v2", "ssd", smoke=True),
 )
 
 
-def run_step(step: Step, smoke: bool, out: Path, logs: Path) -> dict[str, Any]:
-    cmd = step.command(smoke, out)
+def run_step(step: Step, smoke: bool, out: Path, logs: Path,
+             evals: dict[str, Path] | None = None) -> dict[str, Any]:
+    cmd = step.command(smoke, out, evals)
     shown = " ".join(["python", *cmd[1:]]).replace(str(ROOT) + "/", "")
+    for folder in (evals or {}).values():  # an evaluation outside the checkout: by its name
+        shown = shown.replace(str(folder.parent) + "/", "")
     row: dict[str, Any] = {"name": step.name, "command": shown, "load_before": machine.load()}
     if not (ROOT / "bench" / step.script).is_file():
         return {**row, "status": "absent"}
     if smoke and step.smoke_args is None:
         return {**row, "status": "skipped", "reason": "not part of the smoke run"}
-    if step.name == "protection" and not EMBEDDINGS.is_file():
-        return {**row, "status": "skipped",
-                "reason": f"{EMBEDDINGS} missing (bench/compare_accuracy.py writes it)"}
+    if step.script == "protection.py":
+        pipeline = step.args[step.args.index("--pipeline") + 1]
+        if not (ROOT / embeddings(pipeline)).is_file():
+            return {**row, "status": "skipped", "reason": f"{embeddings(pipeline)} missing "
+                    f"(bench/compare_accuracy.py --pipeline {pipeline} writes it)"}
     print(f"== {step.name}: {shown}", file=sys.stderr, flush=True)
     start = time.monotonic()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -118,7 +162,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--render", action="store_true", help="only rewrite RESULTS.md")
     parser.add_argument("--only", nargs="+", choices=[s.name for s in STEPS])
+    parser.add_argument("--ownface-eval", action="append", default=[], metavar="PIPELINE=DIR",
+                        help="OwnFace's LFW embeddings from a finished `ownface eval --out DIR` "
+                             "of that pipeline (compare_accuracy --from-eval)")
+    parser.add_argument("--note", action="append", default=[],
+                        help="a sentence for RESULTS.md about this run (e.g. frames reduced "
+                             "under load); kept with the run, repeatable")
     args = parser.parse_args(argv)
+    evals: dict[str, Path] = {}
+    for item in args.ownface_eval:
+        pipeline, sep, folder = item.partition("=")
+        if not sep or not (Path(folder) / "embeddings.npz").is_file():
+            parser.error(f"--ownface-eval {item}: want PIPELINE=DIR with DIR/embeddings.npz")
+        evals[pipeline] = Path(folder).resolve()
     out = OUT / "smoke" if args.smoke else OUT
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -130,15 +186,19 @@ def main(argv: list[str] | None = None) -> int:
         steps = [s for s in STEPS if not args.only or s.name in args.only]
         done = {r["name"]: r for r in previous.get("steps", [])} if args.only else {}
         for step in steps:
-            done[step.name] = run_step(step, args.smoke, out, logs)
+            done[step.name] = run_step(step, args.smoke, out, logs, evals)
             record.write_text(json.dumps({"steps": list(done.values())}, indent=1))
         total = round(time.monotonic() - started, 1)
         previous = {"steps": [done[s.name] for s in STEPS if s.name in done],
                     "seconds": total if not args.only else previous.get("seconds"),
                     "smoke": args.smoke, "machine": machine.describe(),
+                    "notes": args.note or previous.get("notes", []),
                     "date": time.strftime("%Y-%m-%d %H:%M %Z")}
         record.write_text(json.dumps(previous, indent=1))
         print(f"suite: {total} s", file=sys.stderr)
+    if args.note:  # also with --render: notes about the run being rendered
+        previous["notes"] = args.note
+        record.write_text(json.dumps(previous, indent=1))
     target.write_text(results.render(previous, out, logs, smoke=args.smoke))
     print(f"wrote {target.relative_to(ROOT)}", file=sys.stderr)
     failed = [r["name"] for r in previous["steps"] if r.get("status") not in

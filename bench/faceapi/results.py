@@ -7,26 +7,19 @@ shape, the section shows the table that script printed instead (kept by run_all 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-J = dict[str, Any]
+from bench.faceapi import overview
+from bench.faceapi.overview import J, accuracy_sides, browser_sides
+from bench.faceapi.overview import load as _load
+from bench.faceapi.overview import pct as _pct
+from bench.faceapi.overview import table as _table
 
-
-def _load(out: Path, name: str) -> J | None:
-    path = out / f"{name}.json"
-    try:
-        data: J = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data
-
-
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.2%}"
+# hand-measured sections kept next to the JSON they came from (shown when the step did not run)
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _ms(v: float | None, digits: int = 0) -> str:
@@ -35,11 +28,6 @@ def _ms(v: float | None, digits: int = 0) -> str:
 
 def _size(v: float | None, unit: float, digits: int) -> str:
     return "n/a" if v is None else f"{v / unit:.{digits}f}"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return out + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def machine_section(run: J) -> list[str]:
@@ -54,54 +42,12 @@ def machine_section(run: J) -> list[str]:
             "shown with the 1-minute load average sampled around it. Read them as a range.", ""]
 
 
-def targets_section(out: Path, run: J) -> list[str]:
-    cb, ca = _load(out, "compare_browser"), _load(out, "compare_accuracy")
-    rows: list[list[str]] = []
-    if cb:
-        s = cb["summary"]
-        r = s["ratio_ownface_over_faceapi"]["median"]
-        rows.append(["per-frame latency OwnFace/face-api (median of pairs)", "<= 1.0",
-                     f"{r:.2f}", "yes" if r <= 1.0 else "no"])
-        cold = s["ownface"].get("cold", {}).get("bytes")
-        warm = s["ownface"].get("warm", {}).get("bytes")
-        if cold is not None:
-            rows.append(["OwnFace cold-visit bytes (compressed)", "<= 15 MB",
-                         f"{cold / 1e6:.2f} MB", "yes" if cold <= 15e6 else "no"])
-        if warm is not None:
-            rows.append(["OwnFace warm-visit bytes", "<= 100 KB", f"{warm / 1e3:.1f} KB",
-                         "yes" if warm <= 100e3 else "no"])
-    if ca:
-        own = ca["ownface"]["all_pairs"]["tar_at_far_0.001"]
-        fa = ca["faceapi"]["all_pairs"]["tar_at_far_0.001"]
-        rows.append(["TAR at FAR 1e-3, OwnFace unprotected vs face-api.js", ">= face-api",
-                     f"{own:.2%} vs {fa:.2%}", "yes" if own >= fa else "no"])
-        prot = ca.get("folds_3_5", {}).get("ownface_protected_here")
-        fa35 = ca.get("folds_3_5", {}).get("faceapi")
-        if prot and fa35:
-            p, f = prot["all_pairs"]["tar_at_far_0.001"], fa35["all_pairs"]["tar_at_far_0.001"]
-            rows.append(["TAR at FAR 1e-3, OwnFace protected vs face-api.js (folds 3-5)",
-                         ">= face-api", f"{p:.2%} vs {f:.2%}", "yes" if p >= f else "no"])
-    tiny, tiny_acc = _load(out, "compare_browser_tiny"), _load(out, "compare_accuracy_tiny")
-    if tiny:
-        r = tiny["summary"]["ratio_ownface_over_faceapi"]["median"]
-        rows.append(["same, against face-api.js with its fast TinyFaceDetector", "<= 1.0",
-                     f"{r:.2f}", "yes" if r <= 1.0 else "no"])
-    if tiny_acc:
-        own = tiny_acc["ownface"]["all_pairs"]["tar_at_far_0.001"]
-        fa = tiny_acc["faceapi"]["all_pairs"]["tar_at_far_0.001"]
-        rows.append(["TAR at FAR 1e-3, OwnFace vs face-api.js with TinyFaceDetector",
-                     ">= face-api", f"{own:.2%} vs {fa:.2%}", "yes" if own >= fa else "no"])
-    if run.get("seconds") is not None and not run.get("smoke"):
-        rows.append(["whole suite", "< 15 min", f"{run['seconds'] / 60:.1f} min",
-                     "yes" if run["seconds"] < 900 else "no"])
-    return ["## Issue 7 targets", "", *_table(["what", "target", "measured", "met"], rows), ""]
-
-
 def browser_section(d: J) -> list[str]:
     s, rt = d["summary"], d["runtime"]
     own, fa = rt.get("ownface", {}), rt.get("faceapi", {})
+    pipeline, detector = browser_sides(d)
     rows = []
-    for side, label in (("ownface", "OwnFace (Pyodide + onnxruntime-web, worker)"),
+    for side, label in (("ownface", f"OwnFace {pipeline} (Pyodide + onnxruntime-web, worker)"),
                         ("faceapi", f"face-api.js {fa.get('faceapi')} (TF.js "
                                     f"{fa.get('tfjs')} wasm, {fa.get('detector')})")):
         x = s[side]
@@ -114,8 +60,8 @@ def browser_section(d: J) -> list[str]:
     ld = s["load_during_frames"]
     stages = s["ownface"].get("stages_median_ms", {})
     loads = {k: s[k].get("cold", {}).get("load") for k in ("ownface", "faceapi")}
-    title = "## Browser, side by side" + (
-        "" if fa.get("detector") == "ssd" else f" (face-api.js with detector {fa.get('detector')})")
+    title = f"## Browser, side by side: OwnFace {pipeline} and face-api.js " + (
+        "SSD MobileNet v1" if detector == "ssd" else "TinyFaceDetector")
     return [
         title, "",
         f"{d['date']}, {d['seconds']:.0f} s. {d['frames']} LFW frames x {d['repeats']} repeats, "
@@ -146,20 +92,22 @@ def accuracy_section(d: J) -> list[str]:
                 f"{a['genuine_pairs']} / {a['impostor_pairs']}"]
 
     fa, own, f35 = d["faceapi"], d["ownface"], d["folds_3_5"]
+    pipeline, detector = accuracy_sides(d)
     rows = [row("face-api.js (euclidean; acc 5-fold)", fa, fa["detection_failures"]),
-            row("OwnFace unprotected (cosine)", own, own["detection_failures"]),
+            row(f"OwnFace {pipeline} unprotected (cosine)", own, own["detection_failures"]),
             row("face-api.js, folds 3-5 people", f35["faceapi"]),
-            row("OwnFace unprotected, folds 3-5 people", f35["ownface_cosine"])]
-    tiny = "detector tiny" in fa.get("pipeline", "")
-    lines = ["## Accuracy, side by side (LFW dev set" + (
-        ", face-api.js with TinyFaceDetector)" if tiny else ")"), "",
+            row(f"OwnFace {pipeline} unprotected, folds 3-5 people", f35["ownface_cosine"])]
+    lines = [f"## Accuracy, side by side: OwnFace {pipeline} and face-api.js " + (
+        "TinyFaceDetector" if detector == "tiny" else "SSD MobileNet v1") + " (LFW dev set)", "",
              f"{d['date']}. {d['images']} photos of "
              f"{d['people']} people, each made into a 640x480 frame; pairs accuracy on "
              "pairs.txt (5 folds, threshold from the other folds); TAR over all same-person "
-             "pairs against all different-person pairs.", ""]
+             "pairs against all different-person pairs. OwnFace: "
+             f"{own.get('pipeline', pipeline)}; {ownface_source(own.get('source', {}))}", ""]
     prot = f35.get("ownface_protected_here")
     if prot:
-        rows.append(row(f"OwnFace protected (code Hamming, t={prot['t']}), folds 3-5", prot))
+        rows.append(row(f"OwnFace {pipeline} protected (code Hamming, t={prot['t']}), folds 3-5",
+                        prot))
     lines += _table(["system", "failed", "pairs acc", "TAR@1e-2", "TAR@1e-3", "TAR@1e-4",
                      "genuine / impostor pairs"], rows)
     fx = fa["fixed_0.6"]
@@ -180,9 +128,29 @@ def accuracy_section(d: J) -> list[str]:
     return [*lines, ""]
 
 
+def ownface_source(src: J) -> str:
+    """Where compare_accuracy took OwnFace's embeddings from, in a sentence."""
+    if src.get("from_eval"):
+        match = ("its cache key matches this checkout's models and settings"
+                 if src.get("key_matches_this_checkout") else
+                 "computed by an earlier revision: its cache key does not match this "
+                 "checkout's models and settings (see the spot check)")
+        spot = src.get("spot_check") or {}
+        checked = "" if not spot else (
+            f" Spot check: {spot['photos']} of those photos recomputed by this checkout, "
+            f"faces found {'the same' if spot.get('same_detections') else 'DIFFERENTLY'}, "
+            f"lowest cosine to the evaluation's embedding {spot.get('min_cosine')}.")
+        return (f"embeddings of {src['photos']} photos taken from the finished `ownface eval` "
+                f"output `{src['from_eval']}` (key {src.get('eval_key')}; {match}).{checked}")
+    if src.get("computed_photos"):
+        return f"embeddings of {src['computed_photos']} photos computed in this run."
+    return "embeddings from the per-photo cache of this checkout." if src else ""
+
+
 def limits_section(d: J) -> list[str]:
     p = d["peak"]
-    lines = ["## Limits: distance to onnxruntime-web's peak on this CPU", "",
+    lines = [f"## Limits: distance to onnxruntime-web's peak on this CPU (OwnFace "
+             f"{d.get('pipeline_name', 'v1')})", "",
              f"{d['date']}. Peak = best run of large MatMul / 3x3 Conv models (float) and "
              "of the same Convs as QLinearConv (8-bit: the quantised models are limited by "
              "that one) in onnxruntime-web in Chromium:"]
@@ -206,9 +174,11 @@ def limits_section(d: J) -> list[str]:
     if pl and pl.get("stages_ms"):
         sm = pl["stages_ms"]
         st = d["stages"]
-        det = sum(st[k]["web_ms"] for k in ("pnet", "rnet", "onet"))
+        det = [k for k in st if k != "embed"]
+        alone = sum(st[k]["web_ms"] * st[k]["calls"] for k in det)
         lines += ["", f"Measured pipeline stages in the browser ({pl['file']}, {pl['date']}): "
-                  f"detect {sm['detect']:.1f} ms (its three models alone {det:.1f} ms), align "
+                  f"detect {sm['detect']:.1f} ms (its models alone: "
+                  f"{' + '.join(st[k]['label'] for k in det)} {alone:.1f} ms), align "
                   f"{sm['align']:.1f} ms (numpy only), embed {sm['embed']:.1f} ms (model alone "
                   f"{st['embed']['web_ms']:.1f} ms). The rest of each stage is Python/numpy in "
                   "Pyodide and the JS<->Python copies; the two come from separate runs on a "
@@ -272,11 +242,26 @@ def protection_section(d: J) -> list[str]:
         x = d[key]
         rows.append([label, _pct(x["cosine_tar@0.001"]), _pct(x["protected_tar@0.001"]),
                      _pct(x["cosine_tar@0.0001"]), _pct(x["protected_tar@0.0001"])])
-    return ["## Template protection (bench/protection.py)", "", f"{d.get('scheme')}; test "
-            f"{d.get('test_images')} images (folds 3-5), {d.get('genuine_pairs')} genuine / "
-            f"{d.get('impostor_pairs')} impostor pairs.", "",
-            *_table(["", "cosine TAR@1e-3", "protected TAR@1e-3", "cosine TAR@1e-4",
-                     "protected TAR@1e-4"], rows), ""]
+    scheme = str(d.get("scheme"))
+    pipeline = scheme.split("(", 1)[1].split(",", 1)[0] if scheme.startswith("Scheme(") else "?"
+    lines = [f"## Template protection, OwnFace {pipeline} (bench/protection.py)", "",
+             f"{scheme}; test {d.get('test_images')} images (folds 3-5), "
+             f"{d.get('genuine_pairs')} genuine / {d.get('impostor_pairs')} impostor pairs.", "",
+             *_table(["", "cosine TAR@1e-3", "protected TAR@1e-3", "cosine TAR@1e-4",
+                      "protected TAR@1e-4"], rows)]
+    single = d["single_image"]
+    if "shipped_t_far" in single:
+        lines += ["", f"At the shipped radius t = {d.get('t')} (the fuzzy commitment opens "
+                  f"within it): single image TAR {_pct(single['shipped_t_tar'])} at FAR "
+                  f"{single['shipped_t_far']:.2e}; three-image enrol TAR "
+                  f"{_pct(d['three_image'].get('shipped_t_tar'))} at FAR "
+                  f"{d['three_image'].get('shipped_t_far', float('nan')):.2e}."]
+    return [*lines, ""]
+
+
+def server_load_section(d: J) -> list[str]:
+    """server_load.py's JSON is its own: its printed table (from logs) stands instead."""
+    return []
 
 
 def crypto_section(d: J) -> list[str]:
@@ -290,29 +275,47 @@ def crypto_section(d: J) -> list[str]:
 
 
 SECTIONS: list[tuple[str, str, Callable[[J], list[str]]]] = [
-    ("compare_browser", "Browser, side by side", browser_section),
-    ("compare_browser_tiny", "Browser, side by side (TinyFaceDetector)", browser_section),
-    ("compare_accuracy", "Accuracy, side by side", accuracy_section),
-    ("compare_accuracy_tiny", "Accuracy, side by side (TinyFaceDetector)", accuracy_section),
+    ("compare_browser", "Browser, side by side: OwnFace v2 and face-api.js SSD", browser_section),
+    ("compare_browser_tiny", "Browser, side by side: OwnFace v2 and face-api.js "
+     "TinyFaceDetector", browser_section),
+    ("compare_browser_v1", "Browser, side by side: OwnFace v1 and face-api.js SSD",
+     browser_section),
+    ("compare_browser_v1_tiny", "Browser, side by side: OwnFace v1 and face-api.js "
+     "TinyFaceDetector", browser_section),
+    ("compare_accuracy", "Accuracy, side by side: OwnFace v2 and face-api.js SSD",
+     accuracy_section),
+    ("compare_accuracy_tiny", "Accuracy, side by side: OwnFace v2 and face-api.js "
+     "TinyFaceDetector", accuracy_section),
+    ("compare_accuracy_v1", "Accuracy, side by side: OwnFace v1 and face-api.js "
+     "TinyFaceDetector", accuracy_section),
+    ("protection", "Template protection, OwnFace v2", protection_section),
+    ("protection_v1", "Template protection, OwnFace v1", protection_section),
     ("limits", "Limits", limits_section),
     ("startup", "Startup", startup_section),
     ("pipeline", "Pipeline speed", pipeline_section),
     ("app_latency", "The app", app_latency_section),
-    ("protection", "Template protection", protection_section),
-    ("server_load", "Server load", lambda d: []),
+    ("server_load", "Server load", server_load_section),
     ("crypto_speed", "Client crypto", crypto_section),
 ]
 
 
-def _fresh_protection(accuracy: J, protection: J | None) -> None:
+def _fresh_protection(accuracy: J, out: Path) -> None:
     """bench/protection.py runs after compare_accuracy: show its latest numbers."""
+    name = overview.PROTECTION.get(accuracy.get("ownface", {}).get("pipeline_name", "v1"))
+    protection = _load(out, name) if name else None
     if protection is None or "folds_3_5" not in accuracy:
         return
     s = protection.get("single_image", {})
     accuracy["folds_3_5"]["protection_json"] = {
-        "file": "bench/out/protection.json", "embeddings": protection.get("embeddings"),
+        "file": f"bench/out/{name}.json", "embeddings": protection.get("embeddings"),
         **{k: s.get(k) for k in ("cosine_tar@0.001", "cosine_tar@0.0001",
                                  "protected_tar@0.001", "protected_tar@0.0001")}}
+
+
+def run_notes(run: J) -> list[str]:
+    """What the person who ran the suite wrote about this run (run_all --note), if anything."""
+    notes = run.get("notes") or []
+    return ["## Notes on this run", "", *[f"- {n}" for n in notes], ""] if notes else []
 
 
 def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
@@ -324,7 +327,8 @@ def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
              + (f" in {run['seconds'] / 60:.1f} min" if run.get("seconds") else "")
              + ". Every number below comes from the JSON the named command wrote under "
              "`bench/out/` (server load: the table its script printed; its JSON format is "
-             "its own).", "", *machine_section(run), *targets_section(out, run)]
+             "its own).", "", *machine_section(run), *overview.targets_section(out, run),
+             *overview.browser_overview(out), *overview.accuracy_overview(out), *run_notes(run)]
     for name, title, section in SECTIONS:
         step = steps.get(name, {})
         data = _load(out, name)
@@ -332,14 +336,17 @@ def render(run: J, out: Path, logs: Path, *, smoke: bool) -> str:
         if step.get("finished") and written > step["finished"] + 5:
             step = {}  # the JSON was rewritten by a standalone run after this suite run
         body: list[str] = []
-        if name == "compare_accuracy" and data is not None:
-            _fresh_protection(data, _load(out, "protection"))
+        if name.startswith("compare_accuracy") and data is not None:
+            _fresh_protection(data, out)
         if data is not None and step.get("status", "ok") == "ok":
             try:
                 body = section(data)
             except (KeyError, TypeError, ValueError, ZeroDivisionError):
                 body = []
         printed = logs / f"{name}.txt"
+        kept = RESULTS / f"{name}.md"
+        if not step.get("finished") and kept.is_file():  # measured by hand, kept in the repo
+            body = [*kept.read_text().rstrip().splitlines(), ""]
         if not body and printed.is_file() and printed.read_text().strip():
             body = [f"## {title}", "", "Its printed table:", "", "```",
                     printed.read_text().rstrip(), "```", ""]
