@@ -84,6 +84,23 @@ STORAGE_MODES: tuple[str, ...] = ("device", "portable")
 DEVICE_TEMPLATE_PREFIX = "ownface/1/template"
 CONSENT_PURPOSE = "face_verification"
 PIPELINES: tuple[str, ...] = ("v1", "v2")  # face pipelines a template can be made with
+# A site's presentation-attack policy, weakest first: what the app must run on the device
+# before it answers a challenge (passive: MiniFASNet on every usable frame; active: a head
+# turn judged from the landmarks). The client reports the policy it ran; the server refuses
+# a weaker one and signs what was reported as the assertion's ``client_liveness`` claim.
+LIVENESS_POLICIES: tuple[str, ...] = ("off", "passive", "passive+active")
+LIVENESS_CLAIM = "client_liveness"  # reported by the client: only as trustworthy as the device
+
+
+def default_liveness(storage_mode: str) -> str:
+    """A new site's policy: portable-mode (kiosk) sites ask for the active check too."""
+    return "passive+active" if storage_mode == "portable" else "passive"
+
+
+def liveness_covers(ran: str, required: str) -> bool:
+    """Whether a check the client ran is at least the one a site requires."""
+    return LIVENESS_POLICIES.index(ran) >= LIVENESS_POLICIES.index(required)
+
 Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
 METHODS: tuple[str, ...] = ("face", "pwd")
 SESSION_TTL_SECONDS = 600
@@ -114,6 +131,8 @@ ERRORS: dict[str, tuple[int, str]] = {
                              "this from the site, signed in, or ask the site for a new link."),
     "not_found": (404, "No such endpoint."),
     "unknown_site": (404, "No such site."),
+    "liveness_required": (403, "This site requires a liveness check that this app did not "
+                               "run: update or reload the page, or use a password."),
     "no_notice": (404, "This site has no notice in that language."),
     "method_not_allowed": (405, "Method not allowed."),
     "notice_mismatch": (409, "The notice shown is not the site's notice of that version."),
@@ -364,10 +383,11 @@ class EnrolRequest(Message):
     session: bytes | None = None  # required when the account has a template or a password
     ticket: bytes | None = None  # a new account on a site that requires enrolment tickets
     pipeline: str = "v1"  # the face pipeline that made the template (absent: v1's clients)
+    liveness: str = "off"  # the liveness check the client ran (LIVENESS_POLICIES)
 
     @classmethod
     def _optional(cls, name: str) -> bool:
-        return name in ("helper", "session", "ticket", "pipeline")
+        return name in ("helper", "session", "ticket", "pipeline", "liveness")
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,6 +403,7 @@ class EnrolRequest(Message):
             "session": _session(d.get("session"), optional=True),
             "ticket": _ticket(d.get("ticket")),
             "pipeline": _choice(d.get("pipeline", "v1"), "pipeline", PIPELINES),
+            "liveness": _choice(d.get("liveness", "off"), "liveness", LIVENESS_POLICIES),
         }
 
 
@@ -393,6 +414,11 @@ class VerifyRequest(Message):
     user: str
     challenge_id: bytes
     signature: bytes
+    liveness: str = "off"  # the liveness check the client ran (LIVENESS_POLICIES)
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "liveness"
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -400,6 +426,7 @@ class VerifyRequest(Message):
             "site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
             "challenge_id": b64decode(d["challenge_id"], "challenge_id", CHALLENGE_ID_BYTES),
             "signature": b64decode(d["signature"], "signature", SIGNATURE_BYTES),
+            "liveness": _choice(d.get("liveness", "off"), "liveness", LIVENESS_POLICIES),
         }
 
 
@@ -478,6 +505,11 @@ class Notice(Message):
     sha256: str
     languages: list[str]
     storage_mode: str
+    liveness: str = "passive"  # the site's liveness policy (what the app must run)
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "liveness"
 
     @classmethod
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
@@ -494,6 +526,7 @@ class Notice(Message):
             "sha256": _text(d["sha256"], "sha256", _HEX64, "64 lowercase hex digits"),
             "languages": _str_list(d["languages"], "languages", _LANGUAGE, "language tags"),
             "storage_mode": _choice(d["storage_mode"], "storage_mode", STORAGE_MODES),
+            "liveness": _choice(d.get("liveness", "passive"), "liveness", LIVENESS_POLICIES),
         }
 
 

@@ -52,7 +52,7 @@ def notice(store: Store, site_name: str, language: str | None) -> Notice:
     best = max(chosen, key=lambda r: r.version)
     return Notice(site=site.name, version=best.version, language=best.language,
                   text=best.text, sha256=best.sha256, languages=languages,
-                  storage_mode=site.storage_mode)
+                  storage_mode=site.storage_mode, liveness=site.liveness)
 
 
 def grant(store: Store, req: ConsentGrant, address: str) -> ConsentReceipt:

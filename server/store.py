@@ -47,7 +47,7 @@ def scheme_file(models_dir: Path, pipeline: str) -> Path:
 _SITE_CACHE_SECONDS = 5.0
 SITE_CACHE_SIZE = 1024  # sites kept in memory per process (all of them on most servers)
 _SITE = ('SELECT id, name, origins, storage_mode, admin_token_sha256, key_generation, '
-         'enrol_tickets FROM sites WHERE name = :name')
+         'enrol_tickets, liveness FROM sites WHERE name = :name')
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,6 +64,7 @@ class Site:
     admin_token_sha256: str
     key_generation: int
     enrol_tickets: bool = False  # a new account's first credential needs a ticket
+    liveness: str = "passive"  # the presentation-attack check the app must run
 
 
 @dataclass
@@ -106,7 +107,7 @@ class Store:
                 self._sites.pop(name, None)  # misses are never remembered
                 raise Refused("unknown_site")
             found = Site(int(row[0]), str(row[1]), tuple(json.loads(row[2])), str(row[3]),
-                         str(row[4]), int(row[5]), bool(row[6]))
+                         str(row[4]), int(row[5]), bool(row[6]), str(row[7]))
             self._sites[name] = (now, found)
             self._sites.move_to_end(name)
             while len(self._sites) > SITE_CACHE_SIZE:

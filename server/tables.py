@@ -48,6 +48,8 @@ sites = Table(
     Column("created_at", Float, nullable=False),
     # a new account's first credential needs an enrolment ticket from the business backend
     Column("enrol_tickets", Boolean, nullable=False, server_default=false()),
+    # the presentation-attack check the app must run (protocol.LIVENESS_POLICIES)
+    Column("liveness", String(16), nullable=False, server_default="passive"),
 )
 
 notices = Table(
