@@ -61,6 +61,8 @@ STEPS = (
     Step("startup", "startup.py", ("--runs", "2"), ("--runs", "1"), "--json", 240),
     Step("pipeline", "pipeline_speed.py", ("--frames", "20", "--repeats", "2"),
          ("--frames", "2", "--repeats", "1"), "--json", 300),
+    Step("pipeline_pad", "pipeline_speed.py", ("--frames", "20", "--repeats", "2", "--pad"),
+         ("--frames", "2", "--repeats", "1", "--pad"), "--json", 300),
     Step("app_latency", "app_latency.py", ("--runs", "3"), ("--runs", "1"), "--json", 300),
     Step("crypto_speed", "crypto_speed.py", ("--repeat", "10"), ("--repeat", "2"), "--out", 120),
     Step("compare_browser", "compare_browser.py", (), ("--smoke",), "--json", 300),

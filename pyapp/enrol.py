@@ -45,11 +45,13 @@ async def hardened_keys(secret: bytes, site: str, user: str, challenge_id: bytes
 async def enrol(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
                 consent_id: bytes, api: Api, mode: str = "device",
                 session: bytes | None = None, ticket: bytes | None = None,
-                random: RandomBytes = system_random) -> Enrolment:
+                random: RandomBytes = system_random, liveness: str = "off") -> Enrolment:
     """Enrol one face (one embedding, or several averaged) for ``user`` at ``site``.
 
     ``session`` is needed when the account already has a credential; ``ticket`` (from the
-    site's backend) when it is new and the site requires enrolment tickets.
+    site's backend) when it is new and the site requires enrolment tickets; ``liveness`` is
+    the presentation-attack policy the capture passed (the server refuses a weaker one than
+    the site's).
     """
     if mode not in protocol.STORAGE_MODES:
         raise InputError(f"mode must be one of {protocol.STORAGE_MODES}")
@@ -65,6 +67,6 @@ async def enrol(embeddings: object, *, scheme: Scheme, site: str, user: str, ori
         site=site, user=user, challenge_id=challenge.challenge_id, consent_id=consent_id,
         public_key=pair.public_key, signature=pair.sign(message),
         helper=template if mode == "portable" else None, session=session, ticket=ticket,
-        pipeline=scheme.pipeline)
+        pipeline=scheme.pipeline, liveness=liveness)
     enrolled = await api.enrol(request)
     return Enrolment(template, pair.public_key, enrolled)

@@ -46,6 +46,12 @@ EN: dict[str, str] = {
     "camera_label": "Camera preview (mirrored). Only this device sees it.",
     "hold_still": "Hold still… {done} of {total}",
     "checking": "Checking…",
+    "turn_head": "Good. Now turn your head slowly a little to one side, then back.",
+    "liveness_passive": "We could not confirm that a person is in front of the camera. Move "
+                        "closer to a real camera, in good light, with nothing between you and "
+                        "it, and try again, or use a password instead.",
+    "liveness_active": "We did not see your head turn. Try again and turn your head slowly a "
+                       "little to one side when asked, or use a password instead.",
     "hint_ok": "Good. Hold still.",
     "hint_no_face": "Look at the camera.",
     "hint_many_faces": "Only one face, please.",
@@ -134,6 +140,10 @@ ZH: dict[str, str] = {
     "camera_label": "摄像头预览（镜像）。只有本设备能看到。",
     "hold_still": "请保持不动…（{done}/{total}）",
     "checking": "正在核对…",
+    "turn_head": "很好。现在请慢慢把头稍微转向一侧，再转回来。",
+    "liveness_passive": "未能确认摄像头前是真人。请靠近一台真实的摄像头，保持光线充足，"
+                        "中间不要有遮挡，然后再试一次，或改用密码。",
+    "liveness_active": "没有看到您转头。请再试一次，并在提示时慢慢把头稍微转向一侧，或改用密码。",
     "hint_ok": "很好，请保持不动。",
     "hint_no_face": "请看向摄像头。",
     "hint_many_faces": "请只保留一张人脸。",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pyapp import protocol
 from pyapp.enrol import hardened_keys
-from pyapp.errors import InputError, NotMatched, Refused
+from pyapp.errors import InputError, LivenessRefused, NotMatched, OwnFaceError, Refused
 from pyapp.ports import Api, RandomBytes, system_random
 from pyapp.template import commitment
 from pyapp.template.binarise import Scheme, binarise
@@ -55,9 +55,16 @@ async def begin(*, site: str, user: str, api: Api, template: bytes | None = None
 
 
 async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin: str,
-                 api: Api, random: RandomBytes = system_random) -> protocol.Verified:
+                 api: Api, random: RandomBytes = system_random, liveness: str = "off",
+                 refused: str | None = None) -> protocol.Verified:
     """Open ``pending``'s template with ``embeddings`` (of the template's pipeline, binarised
-    by ``scheme``) and answer the challenge.
+    by ``scheme``) and answer the challenge; ``liveness`` is the site's presentation-attack
+    policy the capture ran under (the server refuses one weaker than the site's).
+
+    ``refused`` names the liveness check ("passive", "active") that refused this capture:
+    the template is then not opened at all, and the attempt goes through the server with a
+    random key exactly like a face that does not match, so that the server counts it
+    against the same limit and the wire looks the same; LivenessRefused is raised after.
 
     Raises NotMatched when the face does not open the template (after the attempt has gone
     through the server, which counts it), Refused when the server rejects the signature (or
@@ -69,6 +76,8 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
                          f"not {scheme.pipeline}'s")
     site, user, challenge = pending.site, pending.user, pending.challenge
     try:
+        if refused is not None:
+            raise NotMatched("a liveness check refused this capture")
         secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
         matched = True
     except NotMatched:
@@ -81,20 +90,27 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
                                       challenge.nonce)
     try:
         verified = await api.verify(protocol.VerifyRequest(site, user, challenge.challenge_id,
-                                                           pair.sign(message)))
+                                                           pair.sign(message), liveness))
     except Refused as exc:
         if not matched:
-            raise NotMatched("the face does not open this template") from exc
+            raise _failed(refused) from exc
         raise
     if not matched:  # pragma: no cover - a random key cannot sign for the account
-        raise NotMatched("the face does not open this template")
+        raise _failed(refused)
     return verified
+
+
+def _failed(refused: str | None) -> OwnFaceError:
+    if refused is not None:
+        return LivenessRefused(refused)
+    return NotMatched("the face does not open this template")
 
 
 async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
                  api: Api, template: bytes | None = None,
-                 random: RandomBytes = system_random) -> protocol.Verified:
+                 random: RandomBytes = system_random, liveness: str = "off"
+                 ) -> protocol.Verified:
     """Verify ``user`` at ``site`` with an embedding of ``scheme``'s pipeline."""
     pending = await begin(site=site, user=user, api=api, template=template)
     return await finish(pending, embeddings, scheme=scheme, origin=origin, api=api,
-                        random=random)
+                        random=random, liveness=liveness)

@@ -20,7 +20,7 @@ from typing import Any
 from pyapp import protocol
 from pyapp.browser import dom, models
 from pyapp.browser.api import HttpApi, show_sent
-from pyapp.browser.burst import Burst
+from pyapp.browser.burst import Burst, head_turned
 from pyapp.browser.camera import Camera
 from pyapp.browser.screen import Page, Screen
 from pyapp.browser.storage import TemplateStore, take_kiosk_token
@@ -28,17 +28,21 @@ from pyapp.enrol import enrol
 from pyapp.errors import (
     CaptureError,
     InputError,
+    LivenessRefused,
     NotMatched,
     OwnFaceError,
     Refused,
 )
 from pyapp.face.capture import Capture, CaptureConfig, capture
+from pyapp.face.pipeline import PipelineConfig
 from pyapp.template import keys
 from pyapp.template.blob import Template
 from pyapp.verify import begin, finish
 
-ENROL_BURST = CaptureConfig(frames=10, needed=5)
-VERIFY_BURST = CaptureConfig(frames=8, needed=3, enough=4)
+GUIDE_SECONDS = 30.0  # the guided camera stays on this long at most
+GUIDE_FRAMES = 1000  # more than a camera gives the pipeline in that time
+ENROL_BURST = CaptureConfig(frames=GUIDE_FRAMES, needed=5, enough=6, seconds=GUIDE_SECONDS)
+VERIFY_BURST = CaptureConfig(frames=GUIDE_FRAMES, needed=3, enough=4, seconds=GUIDE_SECONDS)
 _keep: list[Any] = []  # event-handler proxies live as long as the page
 
 
@@ -61,6 +65,22 @@ class FaceApp:
     @property
     def template(self) -> bytes | None:
         return self.templates.load(self.page.site, self.page.user)
+
+    @property
+    def active(self) -> bool:
+        """Whether this site's policy asks for the active check (a head turn)."""
+        return self.page.liveness == "passive+active"
+
+    def liveness_refusal(self, captured: Capture) -> str | None:
+        """Which of the site's liveness checks refused this capture, if any: the passive
+        one (MiniFASNet over the usable frames) first, then the head turn."""
+        if self.page.liveness == "off":
+            return None
+        if captured.pad is None or not captured.pad.passed:
+            return "passive"
+        if self.active and not head_turned(captured.landmarks):
+            return "active"
+        return None
 
     @property
     def enrolling(self) -> bool:
@@ -129,22 +149,35 @@ class FaceApp:
         pipeline = self.page.pipeline if self.enrolling else self.stored_pipeline()
         face_models, _ = await self.pipelines.get(pipeline)
         burst = ENROL_BURST if self.enrolling else VERIFY_BURST
-        captured = await self.burst.take(face_models, burst)
+        captured = await self.burst.take(face_models, burst, self.active)
         if captured is None:
             return
         if self.enrolling:
             assert consent_id is not None
-            await self.do_enrol(captured.embedding, consent_id, "enrolled")
+            await self.do_enrol(captured, consent_id, "enrolled")
         else:
             await self.do_verify(captured, pipeline)
 
-    async def do_enrol(self, embedding: object, consent_id: bytes, outcome: str) -> None:
+    def liveness_failed(self, check: str) -> None:
+        """Say what the person can do (closer to a real camera, turn the head, or the
+        password); never a verdict about them."""
+        self.screen.say("hint", "camera_off")
+        self.screen.result(f"liveness_{check}", False)
+        dom.show("again")
+        self.screen.emit("error", reason="liveness")
+
+    async def do_enrol(self, captured: Capture, consent_id: bytes, outcome: str) -> None:
+        refused = self.liveness_refusal(captured)
+        if refused is not None:  # no template from a capture a liveness check refused
+            self.liveness_failed(refused)
+            return
         _, scheme = await self.pipelines.get(self.page.pipeline)
         try:
-            enrolment = await enrol(embedding, scheme=scheme, site=self.page.site,
+            enrolment = await enrol(captured.embedding, scheme=scheme, site=self.page.site,
                                     user=self.page.user, origin=self.origin,
                                     consent_id=consent_id, api=self.api, mode=self.page.mode,
-                                    session=self.session, ticket=self.ticket)
+                                    session=self.session, ticket=self.ticket,
+                                    liveness=self.page.liveness)
         except Refused as exc:
             self.refused(exc)
             return
@@ -178,20 +211,26 @@ class FaceApp:
         async def next_frame() -> object:
             return replay.pop(0)
 
-        again = await capture(next_frame, face_models,
-                              CaptureConfig(frames=len(replay), needed=1))
+        again = await capture(next_frame, face_models,  # PAD has judged these frames
+                              CaptureConfig(frames=len(replay), needed=1,
+                                            pipeline=PipelineConfig(pad=False)))
         return again.embedding
 
     async def do_verify(self, captured: Capture, used: str) -> None:
         template = self.template if self.page.mode == "device" else None
+        refused = self.liveness_refusal(captured)
         try:
             pending = await begin(site=self.page.site, user=self.page.user, api=self.api,
                                   template=template)
-            embedding = await self.embedding_for(captured, used, pending.pipeline)
+            embedding = (captured.embedding if refused else
+                         await self.embedding_for(captured, used, pending.pipeline))
             _, scheme = await self.pipelines.get(pending.pipeline)
+            # a refused capture still goes through the server (a random key), so that it
+            # counts against the same attempt limit as a mismatch
             verified = await finish(pending, embedding, scheme=scheme, origin=self.origin,
-                                    api=self.api)
-        except (NotMatched, Refused, CaptureError) as exc:
+                                    api=self.api, liveness=self.page.liveness,
+                                    refused=refused)
+        except (NotMatched, LivenessRefused, Refused, CaptureError) as exc:
             if isinstance(exc, Refused) and exc.code not in {"not_verified", "challenge_invalid"}:
                 raise
             self.failures += 1
@@ -200,6 +239,8 @@ class FaceApp:
                 self.screen.result("locked", False)
                 dom.element("start").hidden = True
                 self.screen.emit("fallback", reason="locked")
+            elif isinstance(exc, LivenessRefused):
+                self.liveness_failed(exc.check)
             else:
                 self.screen.result("not_matched", False)
                 dom.show("again")
@@ -223,11 +264,11 @@ class FaceApp:
             dom.show("renew", False)
             receipt = await self.api.post(self.consent(), protocol.ConsentReceipt)
             face_models, _ = await self.pipelines.get(self.page.pipeline)
-            captured = await self.burst.take(face_models, ENROL_BURST)
+            captured = await self.burst.take(face_models, ENROL_BURST, self.active)
             if captured is None:
                 dom.show("renew")
                 return
-            await self.do_enrol(captured.embedding, receipt.consent_id, "renewed")
+            await self.do_enrol(captured, receipt.consent_id, "renewed")
 
         await self.guarded(flow)
 
@@ -275,7 +316,8 @@ async def main() -> None:
                                                                  total=total))
 
     try:
-        pipelines = models.Pipelines(await models.read_manifest(), page.pipeline, progress)
+        pipelines = models.Pipelines(await models.read_manifest(), page.pipeline, progress,
+                                     pad=page.liveness != "off")
         app = FaceApp(page, pipelines)
         await pipelines.get(page.pipeline if app.enrolling else app.stored_pipeline())
     except OwnFaceError:

@@ -27,6 +27,7 @@ class Page:
     mode: str
     pipeline: str = "v2"  # the face pipeline new templates are made with
     ticket: str | None = None  # an enrolment ticket the site's backend made (new accounts)
+    liveness: str = "passive"  # the site's presentation-attack policy (LIVENESS_POLICIES)
 
     @classmethod
     def read(cls) -> Page:

@@ -81,7 +81,8 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
     contexts: list[Any] = []
 
     def open_app(user: str, frames: list[np.ndarray] | None = None,
-                 storage: dict[str, Any] | None = None, query: str = "") -> Visit:
+                 storage: dict[str, Any] | None = None, query: str = "",
+                 site: str = "demo") -> Visit:
         grey = [np.full((480, 640, 3), 128, np.uint8)]
         browser = launch_with_camera(camera_file(frames or grey))
         context = browser.new_context(storage_state=storage)
@@ -92,7 +93,7 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
         console: list[str] = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: console.append(f"page error: {e}"))
-        page.goto(f"{live_server.url}/app/?site=demo&user={user}{query}")
+        page.goto(f"{live_server.url}/app/?site={site}&user={user}{query}")
         return Visit(page, context, console)
 
     yield open_app

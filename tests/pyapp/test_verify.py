@@ -117,3 +117,31 @@ def test_begin_names_the_pipeline_and_finish_needs_its_scheme() -> None:
         run(finish(old, faces[1], scheme=scheme, origin=ORIGIN, api=server))
     verified = run(finish(pending, faces[1], scheme=scheme, origin=ORIGIN, api=server))
     assert verified.method == "face"
+
+
+def test_a_liveness_refusal_goes_through_the_server_like_a_mismatch() -> None:
+    """The genuine face, but a capture a liveness check refused: the template is not opened,
+    the server still sees (and counts) one verify request with a random key, and the caller
+    gets LivenessRefused naming the check; the policy the capture ran is on the wire."""
+    from pyapp.errors import LivenessRefused
+    from pyapp.verify import begin, finish
+
+    server, template, faces = enrolled()
+    seen: list[protocol.VerifyRequest] = []
+    original = server.verify
+
+    async def spy(request: protocol.VerifyRequest) -> protocol.Verified:
+        seen.append(request)
+        return await original(request)
+
+    server.verify = spy  # type: ignore[method-assign]
+    for check in ("passive", "active"):
+        pending = run(begin(site="shop", user="alice", api=server, template=template))
+        with pytest.raises(LivenessRefused) as info:
+            run(finish(pending, faces[1], scheme=synthetic_scheme(), origin=ORIGIN, api=server,
+                       liveness="passive+active", refused=check))
+        assert info.value.check == check and "spoof" not in str(info.value).lower()
+    assert [r.liveness for r in seen] == ["passive+active"] * 2
+    verified = run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",
+                          origin=ORIGIN, api=server, template=template, liveness="passive"))
+    assert verified.method == "face" and seen[-1].liveness == "passive"
