@@ -46,6 +46,10 @@ EN: dict[str, str] = {
     "camera_label": "Camera preview (mirrored). Only this device sees it.",
     "hold_still": "Hold still… {done} of {total}",
     "checking": "Checking…",
+    "start_returning": "Verify as {user} with your face",
+    "notice_link": "Read the notice",
+    "show_password": "Show password",
+    "privacy_details": "Privacy details: what left this device",
     "turn_head": "Good. Now turn your head slowly a little to one side, then back.",
     "liveness_passive": "We could not confirm that a person is in front of the camera. Move "
                         "closer to a real camera, in good light, with nothing between you and "
@@ -140,6 +144,10 @@ ZH: dict[str, str] = {
     "camera_label": "摄像头预览（镜像）。只有本设备能看到。",
     "hold_still": "请保持不动…（{done}/{total}）",
     "checking": "正在核对…",
+    "start_returning": "以 {user} 的身份用人脸验证",
+    "notice_link": "阅读告知",
+    "show_password": "显示密码",
+    "privacy_details": "隐私详情：哪些数据离开了本设备",
     "turn_head": "很好。现在请慢慢把头稍微转向一侧，再转回来。",
     "liveness_passive": "未能确认摄像头前是真人。请靠近一台真实的摄像头，保持光线充足，"
                         "中间不要有遮挡，然后再试一次，或改用密码。",
@@ -200,13 +208,15 @@ CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}
 
 
 def choose(accept_language: str | None, wanted: str | None = None) -> str:
-    """The language to use: an explicit choice, else the browser's preference, else English."""
-    if wanted in CATALOGUES:
-        return wanted
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag[:2] in CATALOGUES:
-            return tag[:2]
+    """The language to use: an explicit choice, else the browser's preference, else English.
+
+    Tags name a language by their primary subtag: ``zh``, ``zh-CN``, ``zh-Hans``, ``zh-TW``
+    all select the Chinese catalogue (Simplified: the only Chinese one)."""
+    for tag in [wanted or "", *(part.split(";")[0] for part in
+                                (accept_language or "").split(","))]:
+        primary = tag.strip().lower().split("-")[0].split("_")[0]
+        if primary in CATALOGUES:
+            return primary
     return DEFAULT
 
 

@@ -66,6 +66,40 @@ class FaceApp:
     def template(self) -> bytes | None:
         return self.templates.load(self.page.site, self.page.user)
 
+    def consent_on_record(self) -> str | None:
+        """The date this person agreed, on this device, to the notice the site shows now
+        (None: no template here, no consent noted, or a newer notice that asks again)."""
+        noted = self.templates.consent(self.page.site, self.page.user)
+        if noted is None or self.template is None:
+            return None
+        version, sha256, date = noted
+        if (version, sha256) != (self.page.notice_version, self.page.notice_sha256):
+            return None
+        return date
+
+    def greet_returning(self) -> None:
+        """A returning person who agreed to the current notice: one tap on the first screen
+        verifies ("Verify as ... with your face"), with the date they agreed and the links to
+        the notice and to withdraw; no consent box again."""
+        date = self.consent_on_record()
+        if date is None:
+            return
+        dom.element("consent").checked = True
+        dom.show("consent-block", False)
+        agreed = self.page.t("consent_recorded", date=date)
+        for element_id in ("consent-on-record", "returning-agreed"):
+            dom.set_text(element_id, agreed)
+            dom.show(element_id)
+        label = self.page.t("start_returning", user=self.page.user)
+        dom.set_text("start", label)
+        dom.set_text("verify-now", label)
+        dom.show("returning")
+        dom.element("verify-now").disabled = False
+
+    async def verify_now(self, event: Any) -> None:
+        dom.window.location.hash = "#face"
+        await self.start(event)
+
     @property
     def active(self) -> bool:
         """Whether this site's policy asks for the active check (a head turn)."""
@@ -182,6 +216,8 @@ class FaceApp:
             self.refused(exc)
             return
         self.templates.save(self.page.site, self.page.user, enrolment.template)
+        self.templates.save_consent(self.page.site, self.page.user, self.page.notice_version,
+                                    self.page.notice_sha256, time.strftime("%Y-%m-%d"))
         self.session = enrolment.enrolled.session
         self.screen.say("hint", "camera_off")
         self.enable_withdraw()
@@ -297,8 +333,10 @@ class FaceApp:
         out = dom.element("withdraw-result")
         out.textContent = self.page.t("withdraw_done", what="; ".join(parts))
         out.dataset.done = "1"
+        # done: nothing left to withdraw here, so no button and no "verify first" note
+        dom.element("withdraw-confirm").hidden = True
+        dom.show("withdraw-need", False)
         out.focus()
-        self.enable_withdraw()
         self.screen.emit("withdrawn")
 
 
@@ -326,12 +364,14 @@ async def main() -> None:
     dom.mark("models")
     if not app.enrolling:
         dom.set_text("start", page.t("start_verify"))
+        app.greet_returning()
     session = dom.element("ownface-app").getAttribute("data-session")
     if session:  # the password path just verified this person on the server-rendered page
         app.session = protocol.b64decode(str(session), "session")
     app.enable_withdraw()
     _keep.extend([dom.on("start", "click", app.start), dom.on("again", "click", app.start),
                   dom.on("renew-start", "click", app.renew),
+                  dom.on("verify-now", "click", app.verify_now),
                   dom.on("withdraw-confirm", "click", app.withdraw)])
     dom.element("start").disabled = False
     # ready only once the screen is final (tests and people act on this flag)

@@ -157,6 +157,14 @@ def test_declining_leads_to_the_password_and_never_to_the_camera(
 
     v = visit("paula")
     v.page.click("#choose-password")
+    # password managers see the account (a username field) and the person may show the text
+    assert v.page.locator("#password form input[autocomplete=username]").first \
+        .get_attribute("value") == "paula"
+    v.page.fill("#password-input", "abc")
+    v.page.check("label.show-password:visible input")
+    assert v.page.get_attribute("#password-input", "type") == "text"
+    v.page.uncheck("label.show-password:visible input")
+    assert v.page.get_attribute("#password-input", "type") == "password"
     v.page.click("details.create summary")
     v.page.fill("#new-password", "password")  # common: refused with a reason
     submit(v.page, "details.create button[type=submit]")
@@ -233,6 +241,9 @@ def test_withdraw_erases_the_template_on_both_sides(visit: Callable[..., Visit],
     text = v.page.text_content("#withdraw-result") or ""
     assert "face template on the server" in text and "helper data on this device" in text
     assert v.page.evaluate(keys) == []
+    # a final screen: no stale "verify first" note, nothing left to press
+    assert v.page.locator("#withdraw-need").is_hidden()
+    assert v.page.locator("#withdraw-confirm").is_hidden()
     assert not stored_template(app_settings, "wendy")
     assert withdrawn(app_settings, "wendy")
 
