@@ -49,9 +49,9 @@ async def enrol(embeddings: object, *, scheme: Scheme, site: str, user: str, ori
     """Enrol one face (one embedding, or several averaged) for ``user`` at ``site``.
 
     ``session`` is needed when the account already has a credential; ``ticket`` (from the
-    site's backend) when it is new and the site requires enrolment tickets; ``liveness`` is
-    the presentation-attack policy the capture passed (the server refuses a weaker one than
-    the site's).
+    site's backend) when it is new and the site requires enrolment tickets. ``liveness`` is
+    the presentation-attack check that ran on the burst (``protocol.LIVENESS_POLICIES``): the
+    server refuses one weaker than the site's policy.
     """
     if mode not in protocol.STORAGE_MODES:
         raise InputError(f"mode must be one of {protocol.STORAGE_MODES}")

@@ -51,11 +51,6 @@ EN: dict[str, str] = {
     "show_password": "Show password",
     "privacy_details": "Privacy details: what left this device",
     "turn_head": "Good. Now turn your head slowly a little to one side, then back.",
-    "liveness_passive": "We could not confirm that a person is in front of the camera. Move "
-                        "closer to a real camera, in good light, with nothing between you and "
-                        "it, and try again, or use a password instead.",
-    "liveness_active": "We did not see your head turn. Try again and turn your head slowly a "
-                       "little to one side when asked, or use a password instead.",
     "hint_ok": "Good. Hold still.",
     "hint_no_face": "Look at the camera.",
     "hint_many_faces": "Only one face, please.",
@@ -74,6 +69,10 @@ EN: dict[str, str] = {
     "renewed": "Done. Your face template now uses the new face model; the old one is "
                "replaced.",
     "not_matched": "That did not match. You can try again, or use a password.",
+    "liveness_passive": "Please make sure your own face is in front of a real camera, close "
+                        "enough and in good light, and try again, or use a password instead.",
+    "liveness_active": "Please turn your head a little to one side while the camera is on, "
+                       "and try again, or use a password instead.",
     "locked": "Face verification is paused on this device after several tries. Please use "
               "your password; your face will work again later.",
     "capture_failed": "We could not see your face clearly enough. {hint}",
@@ -149,9 +148,6 @@ ZH: dict[str, str] = {
     "show_password": "显示密码",
     "privacy_details": "隐私详情：哪些数据离开了本设备",
     "turn_head": "很好。现在请慢慢把头稍微转向一侧，再转回来。",
-    "liveness_passive": "未能确认摄像头前是真人。请靠近一台真实的摄像头，保持光线充足，"
-                        "中间不要有遮挡，然后再试一次，或改用密码。",
-    "liveness_active": "没有看到您转头。请再试一次，并在提示时慢慢把头稍微转向一侧，或改用密码。",
     "hint_ok": "很好，请保持不动。",
     "hint_no_face": "请看向摄像头。",
     "hint_many_faces": "请只保留一张人脸。",
@@ -168,6 +164,9 @@ ZH: dict[str, str] = {
     "renew_button": "更新我的人脸模板",
     "renewed": "完成。您的人脸模板现已使用新的人脸模型，旧模板已被替换。",
     "not_matched": "未能匹配。您可以再试一次，或改用密码。",
+    "liveness_passive": ("请确保摄像头前是您本人，靠近一台真实的摄像头，光线充足，"
+                         "然后再试一次；或改用密码。"),
+    "liveness_active": "摄像头开启时，请把头稍微转向一侧，然后再试一次；或改用密码。",
     "locked": "多次尝试后，此设备上的人脸验证已暂停。请使用密码；稍后可再次使用人脸验证。",
     "capture_failed": "未能清楚地看到您的面部。{hint}",
     "enrol_verify_first": "此账户已设置密码或人脸验证。请先用密码验证，之后即可在此添加人脸。",

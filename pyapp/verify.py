@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pyapp import protocol
 from pyapp.enrol import hardened_keys
-from pyapp.errors import InputError, LivenessRefused, NotMatched, OwnFaceError, Refused
+from pyapp.errors import InputError, LivenessRefused, NotMatched, Refused
 from pyapp.ports import Api, RandomBytes, system_random
 from pyapp.template import commitment
 from pyapp.template.binarise import Scheme, binarise
@@ -56,19 +56,16 @@ async def begin(*, site: str, user: str, api: Api, template: bytes | None = None
 
 async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin: str,
                  api: Api, random: RandomBytes = system_random, liveness: str = "off",
-                 refused: str | None = None) -> protocol.Verified:
+                 refused: LivenessRefused | None = None) -> protocol.Verified:
     """Open ``pending``'s template with ``embeddings`` (of the template's pipeline, binarised
-    by ``scheme``) and answer the challenge; ``liveness`` is the site's presentation-attack
-    policy the capture ran under (the server refuses one weaker than the site's).
-
-    ``refused`` names the liveness check ("passive", "active") that refused this capture:
-    the template is then not opened at all, and the attempt goes through the server with a
-    random key exactly like a face that does not match, so that the server counts it
-    against the same limit and the wire looks the same; LivenessRefused is raised after.
+    by ``scheme``) and answer the challenge, reporting the ``liveness`` check that ran
+    (``protocol.LIVENESS_POLICIES``; the server refuses one weaker than the site's).
 
     Raises NotMatched when the face does not open the template (after the attempt has gone
     through the server, which counts it), Refused when the server rejects the signature (or
-    anything else), InputError for a template of another scheme or pipeline.
+    anything else), InputError for a template of another scheme or pipeline. A burst the
+    liveness check ``refused`` goes through the server like a mismatch (so it counts toward
+    the same attempt limits and looks the same on the wire) and raises that refusal.
     """
     parsed = Template.decode(pending.template.encode(), scheme.scheme_id)
     if scheme.pipeline != parsed.pipeline:
@@ -77,7 +74,7 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
     site, user, challenge = pending.site, pending.user, pending.challenge
     try:
         if refused is not None:
-            raise NotMatched("a liveness check refused this capture")
+            raise NotMatched("the liveness check refused this burst")
         secret = commitment.open(parsed.helper, binarise(embeddings, scheme, parsed.seed))
         matched = True
     except NotMatched:
@@ -92,25 +89,21 @@ async def finish(pending: Pending, embeddings: object, *, scheme: Scheme, origin
         verified = await api.verify(protocol.VerifyRequest(site, user, challenge.challenge_id,
                                                            pair.sign(message), liveness))
     except Refused as exc:
-        if not matched:
-            raise _failed(refused) from exc
+        if refused is not None and exc.code != "liveness_required":
+            raise refused from exc
+        if not matched and exc.code != "liveness_required":
+            raise NotMatched("the face does not open this template") from exc
         raise
     if not matched:  # pragma: no cover - a random key cannot sign for the account
-        raise _failed(refused)
+        raise refused or NotMatched("the face does not open this template")
     return verified
-
-
-def _failed(refused: str | None) -> OwnFaceError:
-    if refused is not None:
-        return LivenessRefused(refused)
-    return NotMatched("the face does not open this template")
 
 
 async def verify(embeddings: object, *, scheme: Scheme, site: str, user: str, origin: str,
                  api: Api, template: bytes | None = None,
-                 random: RandomBytes = system_random, liveness: str = "off"
-                 ) -> protocol.Verified:
+                 random: RandomBytes = system_random, liveness: str = "off",
+                 refused: LivenessRefused | None = None) -> protocol.Verified:
     """Verify ``user`` at ``site`` with an embedding of ``scheme``'s pipeline."""
     pending = await begin(site=site, user=user, api=api, template=template)
     return await finish(pending, embeddings, scheme=scheme, origin=origin, api=api,
-                        random=random, liveness=liveness)
+                        random=random, liveness=liveness, refused=refused)

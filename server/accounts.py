@@ -159,7 +159,7 @@ def reopen(engine: Engine, keys: ServerKeys, site_id: int, site_name: str, user:
 
 # --- sessions and tickets ------------------------------------------------------------------
 def login(store: Store, site: Site, user: str, method: str, generation: int,
-          purpose: str = "verify") -> Verified:
+          purpose: str = "verify", liveness: str | None = None) -> Verified:
     """A verified person: the signed assertion for the business and a session for the
     widget. A withdraw-purpose verification is no login: no assertion, and a session that
     serves only withdrawal and erasure."""
@@ -171,7 +171,7 @@ def login(store: Store, site: Site, user: str, method: str, generation: int,
         return Verified(method=method, session=session,
                         expires_at=int(now) + SESSION_TTL_SECONDS)
     token, expires = issue(store.keys.signing_key(site.name, site.key_generation),
-                           store.issuer, site.name, user, method, now)
+                           store.issuer, site.name, user, method, now, liveness=liveness)
     return Verified(method=method, assertion=token, session=session, expires_at=expires)
 
 

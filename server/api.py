@@ -139,7 +139,8 @@ def build(settings: Settings) -> ApiParts:
     def h_enrol(caller: Caller, req: EnrolRequest) -> Message:
         site, generation = faces.enrol(store, req, origin_for(caller, req.site),
                                        caller.address)
-        done = accounts.login(store, site, req.user, "face", generation)
+        done = accounts.login(store, site, req.user, "face", generation,
+                              liveness=req.liveness)
         assert done.assertion is not None
         return Enrolled(storage_mode=site.storage_mode, assertion=done.assertion,
                         session=done.session)
@@ -147,7 +148,7 @@ def build(settings: Settings) -> ApiParts:
     def h_verify(caller: Caller, req: VerifyRequest) -> Message:
         login = faces.verify(store, req, origin_for(caller, req.site), caller.address)
         return accounts.login(store, store.site(req.site), req.user, "face", login.generation,
-                              login.purpose)
+                              login.purpose, liveness=req.liveness)
 
     def h_password_set(caller: Caller, req: PasswordSet) -> Message:
         origin_for(caller, req.site)

@@ -3,9 +3,13 @@
 * The **assertion**: a short-lived JWS (compact JWT, joserfc) signed with the site's Ed25519
   key, for the embedding business's backend. Claims: ``iss`` (this server), ``aud`` (the
   site), ``sub`` (the site's user id), ``amr`` (``["face"]`` or ``["pwd"]``), ``iat``,
-  ``exp``, ``jti``. The algorithm is ``Ed25519`` (RFC 9864's fully specified name for EdDSA
-  over Ed25519; the polymorphic ``EdDSA`` name is deprecated there). The site's public keys
-  are served as a JWK set; :func:`verify_assertion` is what a business backend runs.
+  ``exp``, ``jti``, and for a face verification ``client_liveness``: the presentation-attack
+  check (``off``, ``passive``, ``passive+active``) the app *reported* running on the device,
+  at least the site's policy (a weaker report is refused). It is only as trustworthy as the
+  device that ran it (docs/security.md). The algorithm is ``Ed25519`` (RFC 9864's fully
+  specified name for EdDSA over Ed25519; the polymorphic ``EdDSA`` name is deprecated there).
+  The site's public keys are served as a JWK set; :func:`verify_assertion` is what a
+  business backend runs.
 * The **session** token: an opaque 41-byte value for the widget itself, proving a recent
   verification of one account: expiry (8 bytes) || flags (1 byte: method, withdraw-only) ||
   HMAC-SHA256 over site, user, the account's generation, expiry and flags. It authorises
@@ -34,10 +38,13 @@ from joserfc.jwk import KeySet, OKPKey
 from pyapp.errors import OwnFaceError
 from pyapp.protocol import (
     ASSERTION_TTL_SECONDS,
+    LIVENESS_CLAIM,
+    LIVENESS_POLICIES,
     METHODS,
     SESSION_BYTES,
     SESSION_TTL_SECONDS,
     b64encode,
+    liveness_covers,
 )
 
 ALGORITHM = "Ed25519"
@@ -71,7 +78,8 @@ def _protected_header(key: Ed25519PrivateKey) -> bytes:
 
 
 def issue(key: Ed25519PrivateKey, issuer: str, site: str, user: str, method: str, now: float,
-          ttl: int = ASSERTION_TTL_SECONDS, jti: str | None = None) -> tuple[str, int]:
+          ttl: int = ASSERTION_TTL_SECONDS, jti: str | None = None,
+          liveness: str | None = None) -> tuple[str, int]:
     """Sign an assertion; returns (compact JWS, expiry time).
 
     The compact serialisation (RFC 7515 section 7.1) is written here: two base64url JSON
@@ -84,6 +92,8 @@ def issue(key: Ed25519PrivateKey, issuer: str, site: str, user: str, method: str
     exp = iat + ttl
     claims = {"iss": issuer, "aud": site, "sub": user, "amr": [method], "iat": iat,
               "exp": exp, "jti": jti or b64encode(os.urandom(16))}
+    if liveness is not None:  # a face verification: the liveness check the client reported
+        claims[LIVENESS_CLAIM] = liveness
     payload = b64encode(json.dumps(claims, separators=(",", ":")).encode()).encode()
     signing_input = _protected_header(key) + b"." + payload
     signature = b64encode(key.sign(signing_input)).encode()
@@ -91,7 +101,8 @@ def issue(key: Ed25519PrivateKey, issuer: str, site: str, user: str, method: str
 
 
 def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: str,
-                     now: float, leeway: int = 5) -> dict[str, Any]:
+                     now: float, leeway: int = 5,
+                     min_liveness: str | None = None) -> dict[str, Any]:
     """Check an assertion against the site's JWK set; returns its claims or raises.
 
     This is what the embedding business runs (see server/demo.py). It also must keep the
@@ -100,6 +111,8 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
     (a list, even one naming it), and an ``exp`` further ahead than the server ever issues
     (``ASSERTION_TTL_SECONDS`` after ``iat``, or after ``now``): such a token was not made
     by this server's rules and would outlive the jti memory the business keeps.
+    ``min_liveness``: a face assertion must report at least this liveness check (a business
+    that wants more than a site's policy, or wants it checked twice).
     """
     try:
         keys = KeySet.import_key_set(dict(key_set))  # type: ignore[arg-type]
@@ -121,6 +134,13 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
     amr = claims.get("amr")
     if not isinstance(amr, list) or len(amr) != 1 or amr[0] not in METHODS:
         raise AssertionInvalid("assertion rejected: amr")
+    liveness = claims.get(LIVENESS_CLAIM)
+    if liveness is not None and liveness not in LIVENESS_POLICIES:
+        raise AssertionInvalid(f"assertion rejected: {LIVENESS_CLAIM}")
+    if min_liveness is not None and amr == ["face"] and not liveness_covers(
+            liveness or "off", min_liveness):
+        raise AssertionInvalid(f"assertion rejected: {LIVENESS_CLAIM} weaker than "
+                               f"{min_liveness}")
     if token_obj.header.get("typ") != "JWT":
         raise AssertionInvalid("assertion rejected: typ")
     return claims

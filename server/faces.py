@@ -32,6 +32,7 @@ from pyapp.protocol import (
     EvaluateRequest,
     Evaluation,
     VerifyRequest,
+    liveness_covers,
     signed_message,
 )
 from server import accounts, decoy, ed25519, limits, oprf
@@ -136,6 +137,8 @@ def verify(store: Store, req: VerifyRequest, origin: str | None, address: str) -
     """The verified face; every failure raises the same ``not_verified`` (``rate_limited``
     only for an address over its limit that sent no valid challenge)."""
     site = store.site(req.site)
+    if not liveness_covers(req.liveness, site.liveness):
+        raise Refused("liveness_required")  # an outdated or altered app: nothing consumed
     now = store.clock()
     where = {"id": req.challenge_id, "site": site.id, "user": req.user,
              "evaluated": EVALUATED, "p1": "verify", "p2": "withdraw", "now": now,
@@ -154,7 +157,8 @@ def verify(store: Store, req: VerifyRequest, origin: str | None, address: str) -
     # between the read and here finds it used.
     keys = store.limit_keys("face", site, req.user, address)
     values = {**where, **keys.values(now, store.policy), "used": USED,
-              "signature_ok": signature_ok, "subject": store.keys.pseudonym(site.name, req.user)}
+              "signature_ok": signature_ok, "subject": store.keys.pseudonym(site.name, req.user),
+              "detail": f"face {req.liveness}"}
     if store.raw.pg:
         call = q.verify_call(tuple((name, values[name]) for name in q.POLICY_PARAMS))
         with store.raw.write(single=True) as conn:
@@ -185,7 +189,7 @@ def _verify_write(store: Store, conn: Tx, keys: limits.Keys, values: dict[str, o
         limits.count_failure(conn, keys, now, policy, state.known)
     sql(conn, q.AUDIT, {"site": values["site"], "at": now, "subject": values["subject"],
                         "event": "verified" if good else "verify_failed",
-                        "detail": "face" if good else None})
+                        "detail": values["detail"] if good else None})
     return q.VERIFIED if good else q.FAILED
 
 
@@ -193,6 +197,8 @@ def enrol(store: Store, req: EnrolRequest, origin: str | None, address: str
           ) -> tuple[Site, int]:
     """Store a protected template; returns the site and the account's generation."""
     site = store.site(req.site)
+    if not liveness_covers(req.liveness, site.liveness):
+        raise Refused("liveness_required")
     if (site.storage_mode == "portable") != (req.helper is not None):
         raise Refused("wrong_mode", "portable sites need the helper data; device sites "
                                     "must not receive it", "helper")
@@ -236,5 +242,5 @@ def enrol(store: Store, req: EnrolRequest, origin: str | None, address: str
                        address_refund=2)  # the consent's unit and the challenge's
         # a new template for an account that had one: replaced (renewed) under its session
         store.log(conn, site, "renewed" if account.has_template else "enrolled", req.user,
-                  f"{site.storage_mode} {req.pipeline}")
+                  f"{site.storage_mode} {req.pipeline} {req.liveness}")
     return site, account.generation

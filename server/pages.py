@@ -243,8 +243,8 @@ class AppPages:
                                  "notice_sha256": notice.sha256,
                                  "notice_language": notice.language,
                                  "mode": notice.storage_mode,
-                                 "liveness": notice.liveness,
-                                 "pipeline": self.face_pipeline}),
+                                 "pipeline": self.face_pipeline,
+                                 "liveness": notice.liveness}),
             other_language=i18n.text(other, "language_name"))
         return HTMLResponse(html, headers=self.frame_headers(ctx))
 

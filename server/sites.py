@@ -1,12 +1,15 @@
 """``ownface site ...``: create and edit sites (one business's deployment).
 
     ownface site add NAME --origin https://shop.example [--origin ...] [--mode device|portable]
-                          [--open-enrolment]
+                          [--open-enrolment] [--liveness off|passive|passive+active]
     ownface site list
     ownface site show NAME
     ownface site set-origins NAME --origin ... [--origin ...]
     ownface site set-notice NAME --lang en --file notice.txt [--version N]
     ownface site set-mode NAME device|portable [--drop-helpers]
+    ownface site set-liveness NAME off|passive|passive+active
+                                          (the presentation-attack check the app must run;
+                                           stores a notice version that says so)
     ownface site rotate-key NAME          (new assertion-signing key generation)
     ownface site new-admin-token NAME     (replaces the audit/erase admin token)
     ownface site set-tickets NAME on|off  (new accounts need an enrolment ticket, or not)
@@ -15,9 +18,11 @@
                                            up again without a ticket: after checking who asks)
 
 ``add`` and ``new-admin-token`` print the site's admin token once; only its sha256 is stored.
-A site made by ``add`` requires enrolment tickets unless ``--open-enrolment`` is given: then
-whoever names a new user id could give it the first face or password.
-Running workers notice site changes within a few seconds.
+A new site's liveness policy is ``passive`` (``passive+active`` for portable-mode kiosk
+sites) unless ``--liveness`` says otherwise; its notice texts carry a paragraph saying so
+(server/notices.py). A site made by ``add`` requires enrolment tickets unless
+``--open-enrolment`` is given: then whoever names a new user id could give it the first
+face or password. Running workers notice site changes within a few seconds.
 """
 
 from __future__ import annotations
@@ -35,16 +40,19 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from pyapp.errors import ProtocolError
 from pyapp.protocol import (
+    LIVENESS_POLICIES,
     MAX_NOTICE_CHARS,
     STORAGE_MODES,
     b64encode,
     check_id,
     check_origin,
+    default_liveness,
     notice_sha256,
 )
-from server import db
+from server import db, notices
 from server.settings import Settings
-from server.tables import notices, sites, templates, users
+from server.tables import notices as notice_rows
+from server.tables import sites, templates, users
 
 
 class SiteError(Exception):
@@ -66,8 +74,11 @@ def _site_id(conn: Any, name: str) -> int:
 
 
 def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device",
-             enrol_tickets: bool = False) -> str:
+             enrol_tickets: bool = False, liveness: str | None = None) -> str:
     """Create a site; returns its admin token (shown once)."""
+    liveness = liveness or default_liveness(mode)
+    if liveness not in LIVENESS_POLICIES:
+        raise SiteError(f"liveness must be one of {', '.join(LIVENESS_POLICIES)}")
     try:
         check_id(name, "site")
     except ProtocolError as exc:
@@ -81,7 +92,7 @@ def add_site(engine: Engine, name: str, origins: list[str], mode: str = "device"
         conn.execute(insert(sites).values(
             name=name, origins=json.dumps(_origins(origins)), storage_mode=mode,
             admin_token_sha256=hashlib.sha256(token.encode()).hexdigest(), key_generation=1,
-            created_at=time.time(), enrol_tickets=enrol_tickets))
+            created_at=time.time(), enrol_tickets=enrol_tickets, liveness=liveness))
     return token
 
 
@@ -117,21 +128,27 @@ def set_origins(engine: Engine, name: str, origins: list[str]) -> None:
 
 def set_notice(engine: Engine, name: str, language: str, text: str,
                version: int | None = None) -> int:
-    """Store a notice text; returns its version (default: the next one for that language)."""
+    """Store a notice text, with the paragraph that tells the site's liveness policy added or
+    replaced (server/notices.py); returns its version (default: the next one)."""
     if not text.strip() or len(text) > MAX_NOTICE_CHARS:
         raise SiteError(f"a notice is 1 to {MAX_NOTICE_CHARS} characters")
     with db.transaction(engine) as conn:
         sid = _site_id(conn, name)
+        policy = conn.execute(select(sites.c.liveness).where(sites.c.id == sid)).scalar_one()
+        text = notices.with_liveness(text, language, policy) or text
+        if len(text) > MAX_NOTICE_CHARS:
+            raise SiteError(f"a notice with its liveness paragraph is more than "
+                            f"{MAX_NOTICE_CHARS} characters")
         if version is None:
-            newest = conn.execute(select(func.max(notices.c.version)).where(
-                notices.c.site_id == sid, notices.c.language == language)).scalar()
+            newest = conn.execute(select(func.max(notice_rows.c.version)).where(
+                notice_rows.c.site_id == sid, notice_rows.c.language == language)).scalar()
             version = int(newest or 0) + 1
-        if conn.execute(select(notices.c.id).where(
-                notices.c.site_id == sid, notices.c.version == version,
-                notices.c.language == language)).first():
+        if conn.execute(select(notice_rows.c.id).where(
+                notice_rows.c.site_id == sid, notice_rows.c.version == version,
+                notice_rows.c.language == language)).first():
             raise SiteError(f"notice version {version} ({language}) exists; texts that people "
                             "consented to are never changed, add a new version")
-        conn.execute(insert(notices).values(site_id=sid, version=version, language=language,
+        conn.execute(insert(notice_rows).values(site_id=sid, version=version, language=language,
                                             text=text, sha256=notice_sha256(text),
                                             created_at=time.time()))
     return version
@@ -152,6 +169,35 @@ def set_mode(engine: Engine, name: str, mode: str, drop_helpers: bool = False) -
             conn.execute(update(templates).where(templates.c.user_id.in_(
                 select(users.c.id).where(users.c.site_id == sid))).values(helper_sealed=None))
         conn.execute(update(sites).where(sites.c.id == sid).values(storage_mode=mode))
+
+
+def set_liveness(engine: Engine, name: str, policy: str) -> list[str]:
+    """Change the site's liveness policy and store, per language, a notice version whose
+    paragraph says so (people consent again to the new text). Returns what was done, one
+    line per language."""
+    if policy not in LIVENESS_POLICIES:
+        raise SiteError(f"liveness must be one of {', '.join(LIVENESS_POLICIES)}")
+    with db.transaction(engine) as conn:
+        sid = _site_id(conn, name)
+        conn.execute(update(sites).where(sites.c.id == sid).values(liveness=policy))
+        rows = conn.execute(select(notice_rows.c.language, notice_rows.c.version,
+                                   notice_rows.c.text).where(notice_rows.c.site_id == sid)
+                            ).all()
+        newest = {r.language: r for r in sorted(rows, key=lambda r: r.version)}
+        done = []
+        for language, row in sorted(newest.items()):
+            text = notices.with_liveness(row.text, language, policy)
+            if text is None:
+                done.append(f"{language}: no liveness paragraph for this language: "
+                            "say it in the text yourself (set-notice)")
+            elif text == row.text:
+                done.append(f"{language}: notice version {row.version} already says so")
+            else:
+                conn.execute(insert(notice_rows).values(
+                    site_id=sid, version=row.version + 1, language=language, text=text,
+                    sha256=notice_sha256(text), created_at=time.time()))
+                done.append(f"{language}: notice version {row.version + 1} stored")
+    return done
 
 
 def rotate_key(engine: Engine, name: str) -> int:
@@ -181,14 +227,16 @@ def describe(engine: Engine, name: str | None = None) -> list[dict[str, Any]]:
             raise SiteError(f"no site named {name!r}")
         out = []
         for r in rows:
-            texts = conn.execute(select(notices.c.language, notices.c.version, notices.c.sha256)
-                                 .where(notices.c.site_id == r.id)
-                                 .order_by(notices.c.language, notices.c.version)).all()
+            texts = conn.execute(select(notice_rows.c.language, notice_rows.c.version,
+                                        notice_rows.c.sha256)
+                                 .where(notice_rows.c.site_id == r.id)
+                                 .order_by(notice_rows.c.language, notice_rows.c.version)
+                                 ).all()
             count = conn.execute(select(func.count()).select_from(users).where(
                 users.c.site_id == r.id)).scalar()
             out.append({"name": r.name, "origins": json.loads(r.origins),
                         "storage_mode": r.storage_mode, "key_generation": r.key_generation,
-                        "enrol_tickets": bool(r.enrol_tickets),
+                        "enrol_tickets": bool(r.enrol_tickets), "liveness": r.liveness,
                         "users": count, "notices": [
                             {"language": t.language, "version": t.version, "sha256": t.sha256}
                             for t in texts]})
@@ -203,6 +251,9 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("name")
     a.add_argument("--origin", action="append", default=[], required=True)
     a.add_argument("--mode", choices=STORAGE_MODES, default="device")
+    a.add_argument("--liveness", choices=LIVENESS_POLICIES,
+                   help="the presentation-attack check the app must run (default: passive; "
+                        "passive+active for portable-mode kiosk sites)")
     a.add_argument("--open-enrolment", action="store_true",
                    help="let anyone create a new account's first credential without an "
                         "enrolment ticket from the site's backend (demos only)")
@@ -227,6 +278,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("name")
     m.add_argument("mode", choices=STORAGE_MODES)
     m.add_argument("--drop-helpers", action="store_true")
+    v = sub.add_parser("set-liveness")
+    v.add_argument("name")
+    v.add_argument("policy", choices=LIVENESS_POLICIES)
     return p
 
 
@@ -237,14 +291,15 @@ def main(argv: list[str]) -> int:
     try:
         if args.cmd == "add":
             token = add_site(engine, args.name, args.origin, args.mode,
-                             enrol_tickets=not args.open_enrolment)
+                             enrol_tickets=not args.open_enrolment, liveness=args.liveness)
             if not args.open_enrolment:
                 print("New accounts need an enrolment ticket from your backend (docs/api.md); "
                       f"its key: ownface site ticket-key {args.name}")
             print(f"site {args.name} created. Admin token (shown once, keep it secret):\n{token}")
         elif args.cmd == "list":
             for s in describe(engine):
-                print(f"{s['name']:<24} {s['storage_mode']:<9} {s['users']:>6} users  "
+                print(f"{s['name']:<24} {s['storage_mode']:<9} {s['liveness']:<14} "
+                      f"{s['users']:>6} users  "
                       f"{' '.join(s['origins'])}")
         elif args.cmd == "show":
             print(json.dumps(describe(engine, args.name)[0], indent=2))
@@ -260,6 +315,9 @@ def main(argv: list[str]) -> int:
             set_tickets(engine, args.name, args.required == "on")
         elif args.cmd == "set-mode":
             set_mode(engine, args.name, args.mode, args.drop_helpers)
+        elif args.cmd == "set-liveness":
+            for line in set_liveness(engine, args.name, args.policy):
+                print(line)
         elif args.cmd == "rotate-key":
             print(f"assertion key generation is now {rotate_key(engine, args.name)}")
         elif args.cmd == "new-admin-token":

@@ -125,19 +125,23 @@ AUDIT = ("INSERT INTO audit (site_id, at, event, subject, detail) "
          "VALUES (:site, :at, :event, :subject, :detail)")
 
 # --- the PostgreSQL function -------------------------------------------------------------------
-VERIFY_FUNCTION = "ownface_verify_v2"
+VERIFY_FUNCTION = "ownface_verify_v3"  # v3: the audit detail (method and liveness) passed in
 OLD_FUNCTIONS = ("ownface_evaluate_v1(bytea, integer, text, text, double precision, text, "
                  "double precision, integer, double precision, double precision, text, "
                  "double precision, integer)",
                  "ownface_verify_v1(bytea, integer, text, text, double precision, text, text, "
-                 "boolean, text, text, text)")
+                 "boolean, text, text, text)",
+                 "ownface_verify_v2(bytea, integer, text, text, double precision, text, text, "
+                 "boolean, text, text, text, text, text, double precision, integer, "
+                 "double precision, double precision, integer, double precision, "
+                 "double precision, double precision, integer)")
 # what the verify step answers (the function's result, and the SQLite path's)
 VERIFIED, FAILED, RATE_LIMITED = 1, 0, 2
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _VERIFY_PARAMS = ("id", "site", "user", "origin", "now", "p1", "p2", "signature_ok",
                   "subject", "account", "client", "other", "address", "forget", "free",
                   "base", "max_delay", "account_limit", "account_window", "known_since",
-                  "window", "ip_limit")
+                  "window", "ip_limit", "detail")
 _TYPES = {"id": "bytea", "site": "integer", "signature_ok": "boolean", "free": "integer",
           "account_limit": "integer", "ip_limit": "integer", "now": "double precision",
           "forget": "double precision", "base": "double precision",
@@ -189,7 +193,7 @@ def functions() -> list[str]:
     address = _bind(ADDRESS_ATTEMPT, fixed)
     audit = _bind(AUDIT, {"at": "p_now",
                           "event": "CASE WHEN v_good THEN 'verified' ELSE 'verify_failed' END",
-                          "detail": "CASE WHEN v_good THEN 'face' END"})
+                          "detail": "CASE WHEN v_good THEN p_detail END"})
     params = ", ".join(f"p_{n} {_TYPES.get(n, 'text')}" for n in _VERIFY_PARAMS)
     verify = f"""
 CREATE OR REPLACE FUNCTION {VERIFY_FUNCTION}({params})

@@ -64,7 +64,7 @@ class Site:
     admin_token_sha256: str
     key_generation: int
     enrol_tickets: bool = False  # a new account's first credential needs a ticket
-    liveness: str = "passive"  # the presentation-attack check the app must run
+    liveness: str = "passive"  # the liveness check the app must run (LIVENESS_POLICIES)
 
 
 @dataclass

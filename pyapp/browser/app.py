@@ -105,17 +105,6 @@ class FaceApp:
         """Whether this site's policy asks for the active check (a head turn)."""
         return self.page.liveness == "passive+active"
 
-    def liveness_refusal(self, captured: Capture) -> str | None:
-        """Which of the site's liveness checks refused this capture, if any: the passive
-        one (MiniFASNet over the usable frames) first, then the head turn."""
-        if self.page.liveness == "off":
-            return None
-        if captured.pad is None or not captured.pad.passed:
-            return "passive"
-        if self.active and not head_turned(captured.landmarks):
-            return "active"
-        return None
-
     @property
     def enrolling(self) -> bool:
         if self.page.action != "auto":
@@ -192,26 +181,37 @@ class FaceApp:
         else:
             await self.do_verify(captured, pipeline)
 
-    def liveness_failed(self, check: str) -> None:
-        """Say what the person can do (closer to a real camera, turn the head, or the
-        password); never a verdict about them."""
+    def liveness(self, captured: Capture) -> tuple[str, LivenessRefused | None]:
+        """The liveness checks that ran on the capture (what the server is told: the site's
+        policy, once its models ran) and the first refusal, if any: the passive one
+        (MiniFASNet over every usable frame), then the head turn (``passive+active``)."""
+        if captured.pad is None:
+            return "off", None
+        ran = self.page.liveness
+        if not captured.pad.passed:
+            return ran, LivenessRefused("passive")
+        if self.active and not head_turned(captured.landmarks):
+            return ran, LivenessRefused("active")
+        return ran, None
+
+    def liveness_refused(self, exc: LivenessRefused) -> None:
+        """What to do next (closer to a real camera, turn the head, or the password), never
+        what was suspected; the same retry as a mismatch."""
         self.screen.say("hint", "camera_off")
-        self.screen.result(f"liveness_{check}", False)
+        self.screen.result(f"liveness_{exc.check}", False)
         dom.show("again")
-        self.screen.emit("error", reason="liveness")
 
     async def do_enrol(self, captured: Capture, consent_id: bytes, outcome: str) -> None:
-        refused = self.liveness_refusal(captured)
-        if refused is not None:  # no template from a capture a liveness check refused
-            self.liveness_failed(refused)
-            return
         _, scheme = await self.pipelines.get(self.page.pipeline)
+        ran, refused = self.liveness(captured)
+        if refused is not None:  # no template from a burst the check refused
+            self.liveness_refused(refused)
+            return
         try:
             enrolment = await enrol(captured.embedding, scheme=scheme, site=self.page.site,
                                     user=self.page.user, origin=self.origin,
                                     consent_id=consent_id, api=self.api, mode=self.page.mode,
-                                    session=self.session, ticket=self.ticket,
-                                    liveness=self.page.liveness)
+                                    session=self.session, ticket=self.ticket, liveness=ran)
         except Refused as exc:
             self.refused(exc)
             return
@@ -254,7 +254,7 @@ class FaceApp:
 
     async def do_verify(self, captured: Capture, used: str) -> None:
         template = self.template if self.page.mode == "device" else None
-        refused = self.liveness_refusal(captured)
+        ran, refused = self.liveness(captured)
         try:
             pending = await begin(site=self.page.site, user=self.page.user, api=self.api,
                                   template=template)
@@ -264,19 +264,18 @@ class FaceApp:
             # a refused capture still goes through the server (a random key), so that it
             # counts against the same attempt limit as a mismatch
             verified = await finish(pending, embedding, scheme=scheme, origin=self.origin,
-                                    api=self.api, liveness=self.page.liveness,
-                                    refused=refused)
-        except (NotMatched, LivenessRefused, Refused, CaptureError) as exc:
+                                    api=self.api, liveness=ran, refused=refused)
+        except (NotMatched, Refused, CaptureError, LivenessRefused) as exc:
             if isinstance(exc, Refused) and exc.code not in {"not_verified", "challenge_invalid"}:
                 raise
-            self.failures += 1
+            self.failures += 1  # a liveness refusal counts like a mismatch (here and there)
             self.screen.say("hint", "camera_off")
             if self.failures >= protocol.FACE_ATTEMPT_LIMIT:
                 self.screen.result("locked", False)
                 dom.element("start").hidden = True
                 self.screen.emit("fallback", reason="locked")
             elif isinstance(exc, LivenessRefused):
-                self.liveness_failed(exc.check)
+                self.liveness_refused(exc)
             else:
                 self.screen.result("not_matched", False)
                 dom.show("again")

@@ -26,14 +26,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import update
 
 from bench import attacks
 from pyapp import host
 from pyapp.face.frame import photo_frame
 from server import db, defaults, sites
 from server.settings import Settings
-from server.tables import sites as sites_table
 from tests.browser.test_app import PERSON_A, Visit, frames_of, stored_template, visit
 
 __all__ = ["visit"]  # the fixture, shared with test_app
@@ -45,12 +43,9 @@ def strict_site(app_settings: Settings, live_server: Any) -> Iterator[str]:
     """A device-mode site that asks for both liveness checks."""
     engine = db.make_engine(app_settings.database)
     try:
-        sites.add_site(engine, STRICT, [live_server.url], "device")
+        sites.add_site(engine, STRICT, [live_server.url], "device", liveness="passive+active")
         for language, text in defaults.NOTICES.items():
             sites.set_notice(engine, STRICT, language, text)
-        with engine.begin() as conn:
-            conn.execute(update(sites_table).where(sites_table.c.name == STRICT)
-                         .values(liveness="passive+active"))
     finally:
         engine.dispose()
     yield STRICT

@@ -146,10 +146,12 @@ def make_app(settings: Settings) -> Any:
 
 
 def add_site(url: str, name: str = "shop", mode: str = "device",
-             origins: tuple[str, ...] = (ORIGIN,)) -> str:
+             origins: tuple[str, ...] = (ORIGIN,), liveness: str = "off") -> str:
+    """A site for protocol tests: no liveness check unless asked (the test clients run none;
+    tests/server/test_liveness.py tests the policies)."""
     engine = db.make_engine(url)
     db.migrate(engine)
-    token = sites.add_site(engine, name, list(origins), mode)
+    token = sites.add_site(engine, name, list(origins), mode, liveness=liveness)
     sites.set_notice(engine, name, "en", NOTICE)
     engine.dispose()
     return token
@@ -204,6 +206,7 @@ class Api:
         return str(r.json()["consent_id"])
 
     kiosk: str | None = None  # a portable site's kiosk token, sent with challenges when set
+    liveness: str | None = None  # the liveness check this client reports (absent: none)
 
     def challenge(self, user: str, purpose: str = "verify", origin: str | None = "default"
                   ) -> Any:
@@ -241,15 +244,19 @@ class Api:
             body["session"] = session
         if ticket is not None:
             body["ticket"] = ticket
+        if self.liveness is not None:
+            body["liveness"] = self.liveness
         return self.post("/enrol", body)
 
     def verify(self, user: str, face: Face, purpose: str = "verify") -> Any:
         ch = self.challenge(user, purpose).json()
         _, sig = face.answer(self.evaluator(user, ch["challenge_id"]), purpose, self.site,
                              user, self.origin, ch)
-        return self.post("/verify", {"site": self.site, "user": user,
-                                     "challenge_id": ch["challenge_id"],
-                                     "signature": b64encode(sig)})
+        body = {"site": self.site, "user": user, "challenge_id": ch["challenge_id"],
+                "signature": b64encode(sig)}
+        if self.liveness is not None:
+            body["liveness"] = self.liveness
+        return self.post("/verify", body)
 
 
 @pytest.fixture

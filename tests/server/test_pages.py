@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 from pyapp import protocol
 from server import db, defaults, keys, sites, theme
 from server.app import create_app
+from server.notices import PARAGRAPHS
 from server.settings import Settings
 
 ORIGIN = "http://testserver"
@@ -38,6 +39,17 @@ def test_the_page_shows_the_notice_and_both_choices(client: TestClient) -> None:
     assert defaults.NOTICE_EN.splitlines()[0].split('"')[1] in r.text  # the site's own text
     assert r.headers["cache-control"] == "no-store"
     assert "frame-ancestors 'self'" in r.headers["content-security-policy"]
+
+
+def test_the_page_tells_the_liveness_check_and_gives_the_app_the_policy(
+        client: TestClient) -> None:
+    """The demo site checks liveness passively: its notice says so (and that nothing of it
+    leaves the device), and the app learns the policy from the page."""
+    r = client.get("/app/?site=demo&user=alice")
+    assert PARAGRAPHS["en"]["passive"] in r.text
+    assert '"liveness": "passive"' in r.text
+    zh = client.get("/app/?site=demo&user=alice&lang=zh")
+    assert PARAGRAPHS["zh"]["passive"] in zh.text
 
 
 def test_language_follows_the_browser_and_can_be_switched(client: TestClient) -> None:

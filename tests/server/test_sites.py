@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from pyapp.protocol import b64encode, notice_sha256
 from server import db, sites
+from server.notices import PARAGRAPHS
 from server.tables import notices
 from tests.server.conftest import SERVER_KEY
 
@@ -44,7 +45,15 @@ def test_cli_round_trip(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert shown["origins"] == ["http://localhost:8001", "https://a.example"]
     assert shown["storage_mode"] == "portable"
     assert [n["version"] for n in shown["notices"]] == [1, 2]
-    assert shown["notices"][0]["sha256"] == notice_sha256("Plain words about your face.\n")
+    # the stored text tells the site's liveness policy (passive, the default)
+    told = "Plain words about your face.\n\n" + PARAGRAPHS["en"]["passive"]
+    assert shown["notices"][0]["sha256"] == notice_sha256(told)
+    assert shown["liveness"] == "passive"
+    assert sites.main(["set-liveness", "shop", "passive+active"]) == 0
+    assert "en: notice version 3 stored" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: not a policy
+        sites.main(["set-liveness", "shop", "strict"])
+    assert "invalid choice" in capsys.readouterr().err
     assert sites.main(["list"]) == 0
     assert "shop" in capsys.readouterr().out
     assert sites.main(["rotate-key", "shop"]) == 0
