@@ -31,6 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from pyapp.face.manifest import parse_manifest
 from server import compress, pyodide_folder, wheel
 from server.settings import ROOT, Settings
 
@@ -246,7 +247,8 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
     written = compress.precompress_tree(assets)  # first, so the served folder links them
     served = serve_pyodide(assets, sources)
     written += compress.precompress_tree(assets)  # its repacked zips and lock
-    manifest = _manifest(assets, sources, served, built, models)
+    early = first_models(settings.models_dir, settings.face_pipeline)
+    manifest = _manifest(assets, sources, served, built, models, early)
     path = assets / MANIFEST
     text = json.dumps(manifest, indent=1, sort_keys=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -278,8 +280,23 @@ def _install_models(models_dir: Path, out: Path) -> dict[str, str]:
     return urls
 
 
+def first_models(models_dir: Path, pipeline: str) -> set[str] | None:
+    """The model files a new person's face path needs: the manifest, the current pipeline's
+    models and scheme, and the presentation-attack models (sites check by default). An older
+    pipeline's files (v1) are fetched only for a template that names it, by Python.
+    None (every file) when the folder has no manifest."""
+    if not (models_dir / "manifest.json").is_file():
+        return None
+    manifest = parse_manifest((models_dir / "manifest.json").read_bytes())
+    names = {"manifest.json", manifest.pipeline(pipeline).scheme.file}
+    for role in [*manifest.roles(pipeline), *manifest.pad]:
+        spec = manifest.models[role]
+        names |= {spec.graph.file, spec.weights.file}
+    return names
+
+
 def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
-              models: dict[str, str]) -> dict[str, Any]:
+              models: dict[str, str], first: set[str] | None = None) -> dict[str, Any]:
     by_package = {s.package: s for s in sources}
     pyscript, ort = by_package["@pyscript/core"], by_package["onnxruntime-web"]
     pyodide = served.relative_to(assets).as_posix()
@@ -304,10 +321,13 @@ def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
         "test_wheels": test_wheels,
         "models": models,
         # what the face path downloads, in the order it needs it, in two groups (Python, then
-        # onnxruntime-web and the models): [url, bytes sent with brotli, bytes]
+        # onnxruntime-web and the current pipeline's models): [url, bytes sent with brotli,
+        # bytes]
         # (web/glue/boot.js fetches these early and counts them)
         "downloads": [[_sizes(assets, url) for url in dict.fromkeys(group)]
-                      for group in ([*runtime, *wheels], [*ort_files, *models.values()])],
+                      for group in ([*runtime, *wheels],
+                                    [*ort_files, *(url for name, url in models.items()
+                                                   if first is None or name in first)])],
     }
 
 

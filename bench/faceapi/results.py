@@ -259,7 +259,7 @@ def app_latency_section(d: J) -> list[str]:
               "camera_to_result": "camera ready -> verify result (target <= 1000)",
               "burst": "  of which: the burst of frames",
               "protocol": "  of which: template, OPRF, sign, 3 requests",
-              "returning": "returning person: opened -> verified, warm, taps scripted "
+              "returning": "returning person: opened -> verified, warm, one tap scripted "
                            "(target <= 3000)",
               "longest_task": "longest main-thread task (target < 100)"}
     med = d["median_ms"]

@@ -16,7 +16,7 @@ from server import assets
 from server.settings import Settings
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
-from tests.browser.screens import walk_face, walk_pages
+from tests.browser.screens import attack_frame, walk_face, walk_pages, walk_refused
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 RUN_AXE = """async (tags) => {
@@ -78,6 +78,11 @@ def test_face_screens(live_server: LiveServer, launch_with_camera: Callable[...,
     audit.attach(context)
     walk_face(live_server.url, lang, f"axe-face-{lang}", context.new_page(),
               checker(app_settings, found, lang), faceless=False)
-    assert len(found) == 6
+    attack = launch_with_camera(camera_file([attack_frame(lfw_dir)]))
+    context = attack.new_context()
+    audit.attach(context)
+    walk_refused(live_server.url, lang, f"axe-attack-{lang}", context.new_page(),
+                 checker(app_settings, found, lang))
+    assert len(found) == 9
     assert {k: v for k, v in found.items() if v} == {}
     audit.check()
