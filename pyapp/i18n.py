@@ -41,8 +41,10 @@ EN: dict[str, str] = {
     "loading_failed": "Face verification could not be loaded on this device. Please use a "
                       "password instead.",
     "camera_starting": "Starting the camera…",
-    "camera_denied": "The camera could not be started ({why}). You can use a password "
-                     "instead.",
+    "camera_denied": "The camera could not be started ({why}). To use your face, allow the "
+                     "camera for this site (the camera icon in the address bar, or the "
+                     "browser's site settings), close other apps that use it, and try again. "
+                     "Or use a password instead: it works just as well.",
     "camera_label": "Camera preview (mirrored). Only this device sees it.",
     "hold_still": "Hold still… {done} of {total}",
     "checking": "Checking…",
@@ -139,7 +141,9 @@ ZH: dict[str, str] = {
     "loading_ready": "人脸验证已准备就绪。",
     "loading_failed": "本设备无法加载人脸验证。请改用密码。",
     "camera_starting": "正在打开摄像头…",
-    "camera_denied": "无法打开摄像头（{why}）。您可以改用密码。",
+    "camera_denied": "无法打开摄像头（{why}）。如需使用人脸验证，请允许本网站使用摄像头（地址栏中的"
+                     "摄像头图标或浏览器的网站设置），关闭正在使用摄像头的其他应用，然后再试一次。"
+                     "您也可以改用密码，效果相同。",
     "camera_label": "摄像头预览（镜像）。只有本设备能看到。",
     "hold_still": "请保持不动…（{done}/{total}）",
     "checking": "正在核对…",

@@ -234,7 +234,7 @@ def test_withdraw_erases_the_template_on_both_sides(visit: Callable[..., Visit],
     assert v.outcome() == "enrolled"
     assert stored_template(app_settings, "wendy")
     keys = "Object.keys(localStorage).filter(k => k.includes('/wendy'))"
-    assert len(v.page.evaluate(keys)) == 1
+    assert "ownface/1/template/demo/wendy" in v.page.evaluate(keys)  # and the consent noted
     v.page.click("#face a[href='#withdraw']")
     v.page.click("#withdraw-confirm")
     v.page.wait_for_selector("#withdraw-result[data-done]", state="attached")
@@ -274,3 +274,25 @@ def test_a_password_account_gets_a_face_only_after_its_password(
     v.start_face()
     assert v.outcome() == "enrolled"
     assert stored_template(app_settings, "pete")
+
+
+@pytest.mark.browser
+def test_a_camera_that_cannot_start_gets_help_and_no_stale_hint(
+        live_server: LiveServer, browser: Any, audit: NetworkAudit) -> None:
+    """No camera (or permission denied): the person reads how to allow it, or the password;
+    no "Starting the camera..." left above it; one button to try again."""
+    context = browser.new_context()  # this browser has no camera at all
+    audit.attach(context)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/app/?site=demo&user=nocam#face")
+    page.wait_for_selector("#loading[data-ready]", state="attached", timeout=180_000)
+    page.check("#consent")
+    page.click("#start")
+    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    assert page.get_attribute("#face-result", "data-outcome") == "camera_denied"
+    text = page.text_content("#face-result") or ""
+    assert "allow the camera" in text and "password" in text
+    assert (page.text_content("#hint") or "") == ""
+    assert page.locator("#again").is_visible()
+    context.close()
+    audit.check()
