@@ -31,7 +31,13 @@ from server.demo import create_backend, fetch_jwks  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.shop import create_shop  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
-from tests.browser.screens import attack_frame, walk_face, walk_pages, walk_refused  # noqa: E402
+from tests.browser.screens import (  # noqa: E402
+    add_pad_site,
+    attack_frame,
+    walk_face,
+    walk_pages,
+    walk_refused,
+)
 from tests.browser.y4m import write_y4m  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
@@ -53,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     defaults.ensure_demo_site(engine, [origin, shop_origin])
+    add_pad_site(engine, [origin])
     engine.dispose()
     grey = write_y4m(work / "grey.y4m", [np.full((480, 640, 3), 128, np.uint8)])
     photos = sorted((LFW / "images" / "Tony_Blair").glob("*.jpg"))[:4]

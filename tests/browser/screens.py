@@ -169,10 +169,25 @@ def attack_frame(lfw: Path) -> np.ndarray:
     return np.asarray(frames[3][..., :3])
 
 
+PAD_SITE = "padcheck"  # a site with the passive check (the tests' demo site has it off)
+
+
+def add_pad_site(engine: Any, origins: list[str]) -> None:
+    """The site walk_refused uses (once per database)."""
+    from server import defaults, sites
+
+    try:
+        sites.add_site(engine, PAD_SITE, origins, "device", liveness="passive")
+    except sites.SiteError:  # made already (the other language's walk)
+        return
+    for language, text in defaults.NOTICES.items():
+        sites.set_notice(engine, PAD_SITE, language, text)
+
+
 def walk_refused(url: str, lang: str, user: str, page: Any, at: At) -> None:
-    """With a camera that shows a photo on a phone screen: the passive check refuses it, and
-    the person reads what to do (never "spoof")."""
-    page.goto(f"{url}/app/?site=demo&user={user}&lang={lang}#face")
+    """With a camera that shows a photo on a phone screen, on a site with the passive check:
+    it refuses it, and the person reads what to do (never "spoof")."""
+    page.goto(f"{url}/app/?site={PAD_SITE}&user={user}&lang={lang}#face")
     face_ready(page)
     page.check("#consent")
     page.click("#start")
