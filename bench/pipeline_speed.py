@@ -38,8 +38,9 @@ from pyapp.errors import QualityError  # noqa: E402
 from pyapp.face.frame import photo_frame  # noqa: E402
 from pyapp.face.pipeline import embed_frame  # noqa: E402
 from tests.browser import conftest as harness  # noqa: E402
+from tests.conftest import LFW_DIR  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = LFW_DIR  # ../shared/data/lfw-dev or $OWNFACE_SHARED_DATA
 LONG_TASKS = """
 window.__longTasks = [];
 new PerformanceObserver((list) => {
