@@ -31,7 +31,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pyapp.face.manifest import parse_manifest
 from server import compress, pyodide_folder, wheel
 from server.settings import ROOT, Settings
 
@@ -247,8 +246,8 @@ def setup(settings: Settings, *, with_test: bool = False, quiet: bool = False) -
     written = compress.precompress_tree(assets)  # first, so the served folder links them
     served = serve_pyodide(assets, sources)
     written += compress.precompress_tree(assets)  # its repacked zips and lock
-    early = first_models(settings.models_dir, settings.face_pipeline)
-    manifest = _manifest(assets, sources, served, built, models, early)
+    manifest = _manifest(assets, sources, served, built, models,
+                         face_files(settings.models_dir, settings.face_pipeline))
     path = assets / MANIFEST
     text = json.dumps(manifest, indent=1, sort_keys=True)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
@@ -280,23 +279,23 @@ def _install_models(models_dir: Path, out: Path) -> dict[str, str]:
     return urls
 
 
-def first_models(models_dir: Path, pipeline: str) -> set[str] | None:
-    """The model files a new person's face path needs: the manifest, the current pipeline's
-    models and scheme, and the presentation-attack models (sites check by default). An older
-    pipeline's files (v1) are fetched only for a template that names it, by Python.
-    None (every file) when the folder has no manifest."""
-    if not (models_dir / "manifest.json").is_file():
-        return None
-    manifest = parse_manifest((models_dir / "manifest.json").read_bytes())
-    names = {"manifest.json", manifest.pipeline(pipeline).scheme.file}
-    for role in [*manifest.roles(pipeline), *manifest.pad]:
-        spec = manifest.models[role]
-        names |= {spec.graph.file, spec.weights.file}
-    return names
+def face_files(models_dir: Path, pipeline: str) -> tuple[list[str], list[str]]:
+    """The model files the face path of ``pipeline`` loads (the model manifest, its scheme,
+    each model's graph and weights), and those the presentation-attack check adds."""
+    manifest = json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))
+    spec = manifest["pipelines"][pipeline]
+
+    def files(names: list[str]) -> list[str]:
+        entries = [manifest["models"][name] for name in names]
+        return [entry[part]["file"] for entry in entries for part in ("graph", "weights")]
+
+    return (["manifest.json", spec["scheme"]["file"],
+             *files(sorted(set(spec["models"].values())))],
+            files(list(manifest.get("pad", {}).get("models", []))))
 
 
 def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
-              models: dict[str, str], first: set[str] | None = None) -> dict[str, Any]:
+              models: dict[str, str], face: tuple[list[str], list[str]]) -> dict[str, Any]:
     by_package = {s.package: s for s in sources}
     pyscript, ort = by_package["@pyscript/core"], by_package["onnxruntime-web"]
     pyodide = served.relative_to(assets).as_posix()
@@ -321,13 +320,13 @@ def _manifest(assets: Path, sources: list[Source], served: Path, built: Path,
         "test_wheels": test_wheels,
         "models": models,
         # what the face path downloads, in the order it needs it, in two groups (Python, then
-        # onnxruntime-web and the current pipeline's models): [url, bytes sent with brotli,
-        # bytes]
-        # (web/glue/boot.js fetches these early and counts them)
+        # onnxruntime-web and the default pipeline's models): [url, bytes sent with brotli,
+        # bytes] (web/glue/boot.js fetches these early and counts them); a page whose site
+        # checks liveness adds "pad_downloads" to the second group (server/pages.py)
         "downloads": [[_sizes(assets, url) for url in dict.fromkeys(group)]
                       for group in ([*runtime, *wheels],
-                                    [*ort_files, *(url for name, url in models.items()
-                                                   if first is None or name in first)])],
+                                    [*ort_files, *(models[name] for name in face[0])])],
+        "pad_downloads": [_sizes(assets, models[name]) for name in face[1]],
     }
 
 

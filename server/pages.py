@@ -216,6 +216,16 @@ class AppPages:
                        "code": exc.code}
         return await self.render(request, ctx, screen="result", outcome=outcome, sent=[sent])
 
+    def assets(self, liveness: str) -> dict[str, Any]:
+        """The asset manifest for a page: the face path's early downloads include the
+        presentation-attack models when the site checks liveness."""
+        values = self.page_values()
+        manifest = json.loads(values.get("manifest") or "{}")
+        if liveness != "off" and manifest.get("downloads"):
+            manifest["downloads"][-1] += manifest.get("pad_downloads", [])
+            values["manifest"] = json.dumps(manifest)
+        return values
+
     async def render(self, request: Request, ctx: Context, *, screen: str,
                      outcome: dict[str, Any] | None = None,
                      sent: list[dict[str, Any]] | None = None) -> Response:
@@ -234,7 +244,7 @@ class AppPages:
 
         html = self.env.get_template("app.html").render(
             t=t, ctx=ctx, notice=notice, screen=screen, outcome=outcome or {},
-            sent=sent or [], switch=switch, assets=self.page_values(),
+            sent=sent or [], switch=switch, assets=self.assets(notice.liveness),
             template_key=protocol.device_template_key(ctx.site, ctx.user),
             app_data=json.dumps({"site": ctx.site, "user": ctx.user, "lang": ctx.lang,
                                  "action": ctx.action, "embed": ctx.embed,

@@ -59,7 +59,7 @@ def expected_in_pyodide() -> int:
     """The tests the in-browser run must account for: what CPython collects from
     tests/pyapp, without the modules that need CPython-only packages (left out there, by the
     same rule, tests/conftest.py)."""
-    left_out = [path for path in sorted((ROOT / "tests" / "pyapp").glob("test_*.py"))
+    left_out = [path for path in sorted((ROOT / "tests" / "pyapp").rglob("test_*.py"))
                 if _cpython_only_imports(path)]
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p",
                            "no:cacheprovider", "-o", "addopts=", "tests/pyapp",

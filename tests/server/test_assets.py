@@ -182,21 +182,23 @@ def test_pyodide_is_served_from_a_folder_of_stored_zips_with_startup_modules_com
 
 
 def test_the_manifest_lists_the_face_paths_downloads_with_their_sizes(ready: Settings) -> None:
+    """The default pipeline's models only (v1's are fetched by Python when a device keeps a
+    v1 template), and the PAD models listed apart for pages of sites that check liveness."""
     manifest = assets.read_manifest(ready)
     python, models = manifest["downloads"]
-    # the current pipeline's models, PAD's and the manifest; an older pipeline's (v1) only
-    # when a template names it, so not on a new person's first visit
-    first = assets.first_models(ready.models_dir, ready.face_pipeline)
-    assert first is not None and "dlib_resnet.weights.npz" not in first
-    assert {"sface.weights.npz", "minifasnet_v2.weights.npz", "manifest.json"} <= first
-    wanted = {url for name, url in manifest["models"].items() if name in first}
-    assert {url for url, _, _ in models} == {manifest["ort"], *wanted} | {
+    pad = manifest["pad_downloads"]
+    wanted, pad_files = assets.face_files(ready.models_dir, ready.face_pipeline)
+    assert "sface.weights.npz" in wanted and "dlib_resnet.weights.npz" not in wanted
+    assert {"minifasnet_v2.weights.npz", "minifasnet_v1se.onnx"} <= set(pad_files)
+    assert {url for url, _, _ in models} == {manifest["ort"], *(
+        manifest["models"][name] for name in wanted)} | {
         url for url, _, _ in models if url.startswith(manifest["ort_dir"])}
+    assert [url for url, _, _ in pad] == [manifest["models"][name] for name in pad_files]
     urls = [url for url, _, _ in python + models]
     assert urls[:3] == [manifest["pyodide"], manifest["pyodide_dir"] + "pyodide.asm.js",
                         manifest["pyodide_dir"] + "pyodide.asm.wasm"]
-    assert set(manifest["wheels"]) | wanted <= set(urls)
-    for url, sent, size in python + models:
+    assert set(manifest["wheels"]) <= set(urls)
+    for url, sent, size in python + models + pad:
         path = ready.assets_dir / url.removeprefix("/assets/")
         assert size == path.stat().st_size
         brotli = path.with_name(path.name + ".br")

@@ -3,6 +3,7 @@ the site's origins, keeps themes readable, and its password forms follow the API
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pyapp import protocol
 from server import db, defaults, keys, sites, theme
 from server.app import create_app
 from server.notices import PARAGRAPHS
+from server.pages import AppPages
 from server.settings import Settings
 
 ORIGIN = "http://testserver"
@@ -170,3 +172,20 @@ def test_a_ticket_site_sets_up_a_new_password_only_with_the_ticket(tmp_path: Pat
                                                        password="lantern-marmalade-7",
                                                        ticket=good), headers={"Origin": ORIGIN})
         assert 'data-problem="ticket_required"' in again.text  # spent: a ticket works once
+
+
+def test_a_page_of_a_site_that_checks_liveness_fetches_the_pad_models_early(
+        tmp_path: Path) -> None:
+    """The glue's early downloads (and the bytes it shows) include the PAD models only when
+    the site's policy runs them; the manifest itself is not changed for the next page."""
+    manifest = {"downloads": [[["py", 1, 1]], [["model", 2, 2]]], "pad_downloads": [["pad", 3, 3]]}
+    values = {"manifest": json.dumps(manifest)}
+    pages = AppPages(tmp_path, None, lambda: dict(values))  # type: ignore[arg-type]
+
+    def early(liveness: str) -> list[str]:
+        shown = json.loads(pages.assets(liveness)["manifest"])
+        return [url for group in shown["downloads"] for url, _, _ in group]
+
+    assert early("passive") == early("passive+active") == ["py", "model", "pad"]
+    assert early("off") == ["py", "model"]
+    assert json.loads(values["manifest"]) == manifest
