@@ -6,11 +6,13 @@
   screen (the runtime loads at once); warm, the enrolled person coming back (this device keeps
   the template: the runtime loads at once, from the browser's caches);
 * consent given (button pressed) -> camera ready (first frame), with Python already loaded;
-* camera ready -> result, for verification (burst, protected-template protocol, server).
+* camera ready -> result, for verification (burst, protected-template protocol, server);
+* the returning person, whole: page opened -> verification result, warm, the person's one
+  tap ("Verify as ... with your face" on the first screen) scripted as soon as it is offered.
 
 Issue targets: opened -> consent screen <= 500 ms; consent -> camera ready <= 1.5 s warm;
 verify button -> result <= 1 s median with the camera already running; Python and models
-ready <= 1.5 s warm, <= 3.0 s cold (issue 15).
+ready <= 1.5 s warm, <= 3.0 s cold; the returning person's whole visit <= 3.0 s (issue 15).
 
     .venv/bin/python bench/app_latency.py [--runs 5]
 """
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     verify_cam = write_y4m(work / "verify.y4m", [photo_frame(host.read_photo(photos[6]))])
     rows: dict[str, list[float]] = {k: [] for k in (
         "fcp_cold", "fcp_warm", "python_cold", "python_warm", "models_cold", "models_warm",
-        "consent_to_camera", "camera_to_result", "burst", "protocol", "longest_task")}
+        "consent_to_camera", "camera_to_result", "burst", "protocol", "returning",
+        "longest_task")}
     outcomes: list[str] = []
     url = f"{origin}/app/?site=demo&user=lat"
 
@@ -126,9 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             cold.close()
             warm = launch(pw, profile, verify_cam)
             page = visit(warm, "warm")
-            page.click("#choose-face")
-            page.check("#consent")
-            page.click("#start")
+            # the returning person's one tap, as soon as the first screen offers it
+            page.click("#verify-now:not([disabled])", timeout=180_000)
             page.wait_for_selector("#face-result[data-outcome]", state="attached",
                                    timeout=120_000)
             outcomes.append(str(page.get_attribute("#face-result", "data-outcome")))
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             rows["camera_to_result"].append(m["result"] - m["camera"])
             rows["burst"].append(m["captured"] - m["camera"])
             rows["protocol"].append(m["result"] - m["captured"])
+            rows["returning"].append(m["result"])  # since the page was opened
             rows["longest_task"].append(max(page.evaluate("window.__longTasks"), default=0.0))
             warm.close()
             time.sleep(1.2)  # let a face lock from any failure run out (1 s here)
@@ -155,11 +158,13 @@ def main(argv: list[str] | None = None) -> int:
                        ("camera_to_result", "camera ready -> verify result"),
                        ("burst", "  of which: burst of frames"),
                        ("protocol", "  of which: template, OPRF, sign"),
+                       ("returning", "returning: opened -> result"),
                        ("longest_task", "longest main-thread task")):
         print(f"{label:<32}{medians[key]:>10.0f}")
     print(f"verification outcomes: {outcomes}")
     print("targets: consent screen <= 500 ms; consent -> camera <= 1500 ms warm; "
-          "verify -> result <= 1000 ms; no main-thread task over 100 ms")
+          "verify -> result <= 1000 ms; returning person opened -> result <= 3000 ms; "
+          "no main-thread task over 100 ms")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M"), "runs": rows,
                                      "median_ms": medians, "outcomes": outcomes,

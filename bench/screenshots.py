@@ -1,9 +1,11 @@
-"""A picture of every screen of the app, in English and in Chinese, plus the widget on the
-Example Shop page: bench/out/screens/<lang>-<screen>.png.
+"""A picture of every screen of the app, in English and in Chinese, on a laptop (1280x900)
+and a phone (390x844), plus the widget on the Example Shop page:
+bench/out/screens/<lang>-<laptop|phone>-<screen>.png.
 
 Runs its own server (a fresh data folder, the demo site) and the Example Shop on another
 origin, drives headless Chromium with a fake camera (a frame with no face, then real LFW
-photos of one person), and writes one PNG per screen.
+photos of one person, then a phone screen showing one held up to the camera), and writes one
+PNG per screen.
 
     .venv/bin/python bench/screenshots.py [--out bench/out/screens]
 """
@@ -29,10 +31,17 @@ from server.demo import create_backend, fetch_jwks  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.shop import create_shop  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
-from tests.browser.screens import walk_face, walk_pages  # noqa: E402
+from tests.browser.screens import (  # noqa: E402
+    add_pad_site,
+    attack_frame,
+    walk_face,
+    walk_pages,
+    walk_refused,
+)
 from tests.browser.y4m import write_y4m  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+VIEWPORTS = {"laptop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     engine = db.make_engine(settings.database)
     db.migrate(engine)
     defaults.ensure_demo_site(engine, [origin, shop_origin])
+    add_pad_site(engine, [origin])
     engine.dispose()
     grey = write_y4m(work / "grey.y4m", [np.full((480, 640, 3), 128, np.uint8)])
     photos = sorted((LFW / "images" / "Tony_Blair").glob("*.jpg"))[:4]
     person = write_y4m(work / "person.y4m",
                        [photo_frame(host.read_photo(p)) for p in photos], repeat=3)
+    attack = write_y4m(work / "attack.y4m", [attack_frame(LFW)]) if (LFW / "images").is_dir() \
+        else None
     written: list[Path] = []
 
     def shoot(lang: str) -> Any:
@@ -75,17 +87,22 @@ def main(argv: list[str] | None = None) -> int:
                       "--use-fake-device-for-media-stream",
                       f"--use-file-for-fake-video-capture={camera}", *extra])
 
-        for lang in ("en", "zh"):
+        for lang, (vp, viewport) in [(lang, vp) for lang in ("en", "zh")
+                                     for vp in VIEWPORTS.items()]:
+            at, who = shoot(f"{lang}-{vp}"), f"{lang}-{vp}"
             b = browser(grey)
-            page = b.new_page(viewport={"width": 800, "height": 900})
-            walk_pages(origin, lang, f"screens-{lang}", page, shoot(lang))
-            walk_face(origin, lang, f"screens-face-{lang}", page, shoot(lang), faceless=True)
+            page = b.new_page(viewport=viewport)
+            walk_pages(origin, lang, f"screens-{who}", page, at)
+            walk_face(origin, lang, f"screens-face-{who}", page, at, faceless=True)
             b.close()
-            if (LFW / "images").is_dir():
+            if attack is not None:
                 b = browser(person)
-                page = b.new_page(viewport={"width": 800, "height": 900})
-                walk_face(origin, lang, f"screens-face-{lang}", page, shoot(lang),
-                          faceless=False)
+                page = b.new_page(viewport=viewport)
+                walk_face(origin, lang, f"screens-face-{who}", page, at, faceless=False)
+                b.close()
+                b = browser(attack)
+                walk_refused(origin, lang, f"screens-attack-{who}", b.new_page(viewport=viewport),
+                             at)
                 b.close()
             b = browser(grey, "--disable-features=TrackingProtection3pcd")
             page = b.new_page(viewport={"width": 1000, "height": 1100})

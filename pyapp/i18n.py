@@ -41,11 +41,18 @@ EN: dict[str, str] = {
     "loading_failed": "Face verification could not be loaded on this device. Please use a "
                       "password instead.",
     "camera_starting": "Starting the camera…",
-    "camera_denied": "The camera could not be started ({why}). You can use a password "
-                     "instead.",
+    "camera_denied": "The camera could not be started ({why}). To use your face, allow the "
+                     "camera for this site (the camera icon in the address bar, or the "
+                     "browser's site settings), close other apps that use it, and try again. "
+                     "Or use a password instead: it works just as well.",
     "camera_label": "Camera preview (mirrored). Only this device sees it.",
     "hold_still": "Hold still… {done} of {total}",
     "checking": "Checking…",
+    "start_returning": "Verify as {user} with your face",
+    "notice_link": "Read the notice",
+    "show_password": "Show password",
+    "privacy_details": "Privacy details: what left this device",
+    "turn_head": "Good. Now turn your head slowly a little to one side, then back.",
     "hint_ok": "Good. Hold still.",
     "hint_no_face": "Look at the camera.",
     "hint_many_faces": "Only one face, please.",
@@ -134,10 +141,17 @@ ZH: dict[str, str] = {
     "loading_ready": "人脸验证已准备就绪。",
     "loading_failed": "本设备无法加载人脸验证。请改用密码。",
     "camera_starting": "正在打开摄像头…",
-    "camera_denied": "无法打开摄像头（{why}）。您可以改用密码。",
+    "camera_denied": "无法打开摄像头（{why}）。如需使用人脸验证，请允许本网站使用摄像头（地址栏中的"
+                     "摄像头图标或浏览器的网站设置），关闭正在使用摄像头的其他应用，然后再试一次。"
+                     "您也可以改用密码，效果相同。",
     "camera_label": "摄像头预览（镜像）。只有本设备能看到。",
     "hold_still": "请保持不动…（{done}/{total}）",
     "checking": "正在核对…",
+    "start_returning": "以 {user} 的身份用人脸验证",
+    "notice_link": "阅读告知",
+    "show_password": "显示密码",
+    "privacy_details": "隐私详情：哪些数据离开了本设备",
+    "turn_head": "很好。现在请慢慢把头稍微转向一侧，再转回来。",
     "hint_ok": "很好，请保持不动。",
     "hint_no_face": "请看向摄像头。",
     "hint_many_faces": "请只保留一张人脸。",
@@ -197,13 +211,15 @@ CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}
 
 
 def choose(accept_language: str | None, wanted: str | None = None) -> str:
-    """The language to use: an explicit choice, else the browser's preference, else English."""
-    if wanted in CATALOGUES:
-        return wanted
-    for part in (accept_language or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag[:2] in CATALOGUES:
-            return tag[:2]
+    """The language to use: an explicit choice, else the browser's preference, else English.
+
+    Tags name a language by their primary subtag: ``zh``, ``zh-CN``, ``zh-Hans``, ``zh-TW``
+    all select the Chinese catalogue (Simplified: the only Chinese one)."""
+    for tag in [wanted or "", *(part.split(";")[0] for part in
+                                (accept_language or "").split(","))]:
+        primary = tag.strip().lower().split("-")[0].split("_")[0]
+        if primary in CATALOGUES:
+            return primary
     return DEFAULT
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from pyapp import protocol
 from pyapp.browser import dom, models
 from pyapp.browser.api import HttpApi, show_sent
-from pyapp.browser.burst import Burst
+from pyapp.browser.burst import Burst, head_turned
 from pyapp.browser.camera import Camera
 from pyapp.browser.screen import Page, Screen
 from pyapp.browser.storage import TemplateStore, take_kiosk_token
@@ -34,12 +34,15 @@ from pyapp.errors import (
     Refused,
 )
 from pyapp.face.capture import Capture, CaptureConfig, capture
+from pyapp.face.pipeline import PipelineConfig
 from pyapp.template import keys
 from pyapp.template.blob import Template
 from pyapp.verify import begin, finish
 
-ENROL_BURST = CaptureConfig(frames=10, needed=5)
-VERIFY_BURST = CaptureConfig(frames=8, needed=3, enough=4)
+GUIDE_SECONDS = 30.0  # the guided camera stays on this long at most
+GUIDE_FRAMES = 1000  # more than a camera gives the pipeline in that time
+ENROL_BURST = CaptureConfig(frames=GUIDE_FRAMES, needed=5, enough=6, seconds=GUIDE_SECONDS)
+VERIFY_BURST = CaptureConfig(frames=GUIDE_FRAMES, needed=3, enough=4, seconds=GUIDE_SECONDS)
 _keep: list[Any] = []  # event-handler proxies live as long as the page
 
 
@@ -62,6 +65,45 @@ class FaceApp:
     @property
     def template(self) -> bytes | None:
         return self.templates.load(self.page.site, self.page.user)
+
+    def consent_on_record(self) -> str | None:
+        """The date this person agreed, on this device, to the notice the site shows now
+        (None: no template here, no consent noted, or a newer notice that asks again)."""
+        noted = self.templates.consent(self.page.site, self.page.user)
+        if noted is None or self.template is None:
+            return None
+        version, sha256, date = noted
+        if (version, sha256) != (self.page.notice_version, self.page.notice_sha256):
+            return None
+        return date
+
+    def greet_returning(self) -> None:
+        """A returning person who agreed to the current notice: one tap on the first screen
+        verifies ("Verify as ... with your face"), with the date they agreed and the links to
+        the notice and to withdraw; no consent box again."""
+        date = self.consent_on_record()
+        if date is None:
+            return
+        dom.element("consent").checked = True
+        dom.show("consent-block", False)
+        agreed = self.page.t("consent_recorded", date=date)
+        for element_id in ("consent-on-record", "returning-agreed"):
+            dom.set_text(element_id, agreed)
+            dom.show(element_id)
+        label = self.page.t("start_returning", user=self.page.user)
+        dom.set_text("start", label)
+        dom.set_text("verify-now", label)
+        dom.show("returning")
+        dom.element("verify-now").disabled = False
+
+    async def verify_now(self, event: Any) -> None:
+        dom.window.location.hash = "#face"
+        await self.start(event)
+
+    @property
+    def active(self) -> bool:
+        """Whether this site's policy asks for the active check (a head turn)."""
+        return self.page.liveness == "passive+active"
 
     @property
     def enrolling(self) -> bool:
@@ -130,7 +172,7 @@ class FaceApp:
         pipeline = self.page.pipeline if self.enrolling else self.stored_pipeline()
         face_models, _ = await self.pipelines.get(pipeline)
         burst = ENROL_BURST if self.enrolling else VERIFY_BURST
-        captured = await self.burst.take(face_models, burst)
+        captured = await self.burst.take(face_models, burst, self.active)
         if captured is None:
             return
         if self.enrolling:
@@ -140,14 +182,21 @@ class FaceApp:
             await self.do_verify(captured, pipeline)
 
     def liveness(self, captured: Capture) -> tuple[str, LivenessRefused | None]:
-        """The liveness check that ran on the burst (what the server is told) and its refusal,
-        if any. Passive PAD runs when the site's policy asks for any check."""
+        """The liveness checks that ran on the capture (what the server is told: the site's
+        policy, once its models ran) and the first refusal, if any: the passive one
+        (MiniFASNet over every usable frame), then the head turn (``passive+active``)."""
         if captured.pad is None:
             return "off", None
-        return "passive", None if captured.pad.passed else LivenessRefused("passive")
+        ran = self.page.liveness
+        if not captured.pad.passed:
+            return ran, LivenessRefused("passive")
+        if self.active and not head_turned(captured.landmarks):
+            return ran, LivenessRefused("active")
+        return ran, None
 
     def liveness_refused(self, exc: LivenessRefused) -> None:
-        """What to do next, never what was suspected; the same retry as a mismatch."""
+        """What to do next (closer to a real camera, turn the head, or the password), never
+        what was suspected; the same retry as a mismatch."""
         self.screen.say("hint", "camera_off")
         self.screen.result(f"liveness_{exc.check}", False)
         dom.show("again")
@@ -167,6 +216,8 @@ class FaceApp:
             self.refused(exc)
             return
         self.templates.save(self.page.site, self.page.user, enrolment.template)
+        self.templates.save_consent(self.page.site, self.page.user, self.page.notice_version,
+                                    self.page.notice_sha256, time.strftime("%Y-%m-%d"))
         self.session = enrolment.enrolled.session
         self.screen.say("hint", "camera_off")
         self.enable_withdraw()
@@ -196,8 +247,9 @@ class FaceApp:
         async def next_frame() -> object:
             return replay.pop(0)
 
-        again = await capture(next_frame, face_models,
-                              CaptureConfig(frames=len(replay), needed=1))
+        again = await capture(next_frame, face_models,  # PAD has judged these frames
+                              CaptureConfig(frames=len(replay), needed=1,
+                                            pipeline=PipelineConfig(pad=False)))
         return again.embedding
 
     async def do_verify(self, captured: Capture, used: str) -> None:
@@ -206,8 +258,11 @@ class FaceApp:
         try:
             pending = await begin(site=self.page.site, user=self.page.user, api=self.api,
                                   template=template)
-            embedding = await self.embedding_for(captured, used, pending.pipeline)
+            embedding = (captured.embedding if refused else
+                         await self.embedding_for(captured, used, pending.pipeline))
             _, scheme = await self.pipelines.get(pending.pipeline)
+            # a refused capture still goes through the server (a random key), so that it
+            # counts against the same attempt limit as a mismatch
             verified = await finish(pending, embedding, scheme=scheme, origin=self.origin,
                                     api=self.api, liveness=ran, refused=refused)
         except (NotMatched, Refused, CaptureError, LivenessRefused) as exc:
@@ -244,7 +299,7 @@ class FaceApp:
             dom.show("renew", False)
             receipt = await self.api.post(self.consent(), protocol.ConsentReceipt)
             face_models, _ = await self.pipelines.get(self.page.pipeline)
-            captured = await self.burst.take(face_models, ENROL_BURST)
+            captured = await self.burst.take(face_models, ENROL_BURST, self.active)
             if captured is None:
                 dom.show("renew")
                 return
@@ -277,8 +332,10 @@ class FaceApp:
         out = dom.element("withdraw-result")
         out.textContent = self.page.t("withdraw_done", what="; ".join(parts))
         out.dataset.done = "1"
+        # done: nothing left to withdraw here, so no button and no "verify first" note
+        dom.element("withdraw-confirm").hidden = True
+        dom.show("withdraw-need", False)
         out.focus()
-        self.enable_withdraw()
         self.screen.emit("withdrawn")
 
 
@@ -306,12 +363,14 @@ async def main() -> None:
     dom.mark("models")
     if not app.enrolling:
         dom.set_text("start", page.t("start_verify"))
+        app.greet_returning()
     session = dom.element("ownface-app").getAttribute("data-session")
     if session:  # the password path just verified this person on the server-rendered page
         app.session = protocol.b64decode(str(session), "session")
     app.enable_withdraw()
     _keep.extend([dom.on("start", "click", app.start), dom.on("again", "click", app.start),
                   dom.on("renew-start", "click", app.renew),
+                  dom.on("verify-now", "click", app.verify_now),
                   dom.on("withdraw-confirm", "click", app.withdraw)])
     dom.element("start").disabled = False
     # ready only once the screen is final (tests and people act on this flag)

@@ -26,8 +26,8 @@ class Page:
     notice_language: str
     mode: str
     pipeline: str = "v2"  # the face pipeline new templates are made with
-    liveness: str = "passive"  # the site's presentation-attack policy (LIVENESS_POLICIES)
     ticket: str | None = None  # an enrolment ticket the site's backend made (new accounts)
+    liveness: str = "passive"  # the site's presentation-attack policy (LIVENESS_POLICIES)
 
     @classmethod
     def read(cls) -> Page:

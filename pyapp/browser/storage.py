@@ -8,6 +8,7 @@ kiosk token here (set once by opening the app with ``#kiosk=<token>``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pyapp import protocol
@@ -15,7 +16,12 @@ from pyapp.browser import dom
 from pyapp.errors import ProtocolError
 
 KIOSK_PREFIX = "ownface/1/kiosk"
+CONSENT_PREFIX = "ownface/1/consent"
 _key = protocol.device_template_key
+
+
+def _consent_key(site: str, user: str) -> str:
+    return f"{CONSENT_PREFIX}/{protocol.check_id(site, 'site')}/{protocol.check_id(user, 'user')}"
 
 
 class TemplateStore:
@@ -36,11 +42,30 @@ class TemplateStore:
         self._storage.setItem(_key(site, user), protocol.b64encode(template))
 
     def erase(self, site: str, user: str) -> bool:
-        """Delete the template; True if there was one."""
+        """Delete the template (and the consent noted with it); True if there was one."""
         key = _key(site, user)
         had = self._storage.getItem(key) is not None
         self._storage.removeItem(key)
+        self._storage.removeItem(_consent_key(site, user))
         return had
+
+    # --- the consent this person gave on this device (for the returning screen) -----------
+    def save_consent(self, site: str, user: str, version: int, sha256: str, date: str) -> None:
+        """Note which notice this person agreed to here, and when (their own record is on
+        the server; this only lets the app greet them without asking again)."""
+        self._storage.setItem(_consent_key(site, user), json.dumps(
+            {"version": version, "sha256": sha256, "date": date}))
+
+    def consent(self, site: str, user: str) -> tuple[int, str, str] | None:
+        """(notice version, its sha256, date) of the consent noted here, if any."""
+        text = self._storage.getItem(_consent_key(site, user))
+        try:
+            data = json.loads(str(text)) if text is not None else None
+            return (int(data["version"]), str(data["sha256"]), str(data["date"])) \
+                if data is not None else None
+        except (ValueError, TypeError, KeyError):
+            self._storage.removeItem(_consent_key(site, user))
+            return None
 
     # --- portable sites: the kiosk's own credential ----------------------------------------
     def kiosk_token(self, site: str) -> str | None:

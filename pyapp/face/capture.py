@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +32,9 @@ class CaptureConfig:
     # camera's consecutive frames are nearly alike, so a few good ones carry the burst
     enough: int | None = None
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    # stop taking frames once this many seconds have passed (None: no time limit); a guided
+    # camera takes frames for up to ``seconds`` until ``enough`` were usable
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,13 @@ async def frames_from(source: FrameSource, count: int) -> AsyncIterator[object]:
 async def capture(source: FrameSource, models: FaceModels,
                   config: CaptureConfig = CaptureConfig(),
                   on_frame: Callable[[int, FaceResult | QualityError], None] | None = None,
-                  clock: Callable[[], float] = time.perf_counter) -> Capture:
+                  clock: Callable[[], float] = time.perf_counter,
+                  until: Callable[[Sequence[np.ndarray]], bool] | None = None) -> Capture:
     """Take up to ``config.frames`` frames from ``source`` and combine the usable ones.
 
-    Stops early once ``config.enough`` frames were usable.
+    Stops early once ``config.enough`` frames were usable and, when ``until`` is given, it
+    holds for the landmarks seen so far (the active check: a head turn), or once
+    ``config.seconds`` have passed.
 
     Frames that fail a quality gate are dropped and counted by reason; malformed frames
     (InputError) are not a user problem and propagate. Raises CaptureError when fewer than
@@ -71,6 +77,7 @@ async def capture(source: FrameSource, models: FaceModels,
     landmarks: list[np.ndarray] = []
     dropped: Counter[Reason] = Counter()
     i = 0
+    started = clock()
     async for frame in frames_from(source, config.frames):
         try:
             result = await embed_frame(frame, models, config.pipeline, clock)
@@ -86,7 +93,10 @@ async def capture(source: FrameSource, models: FaceModels,
             if on_frame:
                 on_frame(i, result)
         i += 1
-        if config.enough is not None and len(results) >= config.enough:
+        if (config.enough is not None and len(results) >= config.enough
+                and (until is None or until(landmarks))):
+            break
+        if config.seconds is not None and clock() - started >= config.seconds:
             break
     if len(results) < config.needed:
         raise CaptureError(len(results), config.needed, dict(dropped))

@@ -84,7 +84,10 @@ def app_settings(tmp_path_factory: pytest.TempPathFactory, server_port: int,
                  demo_port: int) -> Settings:
     data = tmp_path_factory.mktemp("ownface-data")
     origin = f"http://127.0.0.1:{server_port}"
-    settings = Settings(data_dir=data, port=server_port, public_origin=origin)
+    # a face lock lasts 10 min here (30 s by default): a test that opens a new browser after
+    # the lock, on a loaded machine, still meets it
+    settings = Settings(data_dir=data, port=server_port, public_origin=origin,
+                        extra={"base_delay": 600})
     assets.setup(settings, with_test=True, quiet=True)
     engine = db.make_engine(settings.database)
     db.migrate(engine)

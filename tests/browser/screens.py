@@ -9,7 +9,13 @@ of one person (enrolled), so the browser must be launched with that camera.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from bench import attacks
+from pyapp import host
 
 At = Callable[[str, Any], None]
 PASSWORD = "copper-meadow-violin-58"
@@ -127,6 +133,13 @@ def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bo
     page.click("#start")
     assert outcome(page) == "enrolled", page.text_content("#face-result")
     at("face-enrolled", page)
+    # coming back: one tap on the first screen verifies
+    page.goto(f"{url}/app/?site=demo&user={user}&lang={lang}")
+    page.wait_for_selector("#verify-now:not([disabled])", timeout=180_000)
+    at("choice-returning", page)
+    page.click("#verify-now")
+    assert outcome(page) == "verified", page.text_content("#face-result")
+    at("face-verified-returning", page)
     page.click("#face a[href='#withdraw']")
     at("withdraw", page)
     page.click("#withdraw-confirm")
@@ -144,3 +157,39 @@ def walk_face(url: str, lang: str, user: str, page: Any, at: At, *, faceless: bo
     page.click("#start")
     assert outcome(page) == "enrol_verify_first", page.text_content("#face-result")
     at("face-verify-first", page)
+
+
+def attack_frame(lfw: Path) -> np.ndarray:
+    """A still frame of a phone screen showing a photo of a person, held up to the camera
+    (bench/attacks.py, seed chosen so that the passive check refuses it: fused score ~0)."""
+    photos = sorted((lfw / "images" / "Tony_Blair").glob("*.jpg"))
+    rng = np.random.default_rng(114)
+    frames = attacks.render("screen", host.read_photo(photos[0]), host.read_photo(photos[5]),
+                            rng, attacks.plane_motion(rng, 6, 0.3))
+    return np.asarray(frames[3][..., :3])
+
+
+PAD_SITE = "padcheck"  # a site with the passive check (the tests' demo site has it off)
+
+
+def add_pad_site(engine: Any, origins: list[str]) -> None:
+    """The site walk_refused uses (once per database)."""
+    from server import defaults, sites
+
+    try:
+        sites.add_site(engine, PAD_SITE, origins, "device", liveness="passive")
+    except sites.SiteError:  # made already (the other language's walk)
+        return
+    for language, text in defaults.NOTICES.items():
+        sites.set_notice(engine, PAD_SITE, language, text)
+
+
+def walk_refused(url: str, lang: str, user: str, page: Any, at: At) -> None:
+    """With a camera that shows a photo on a phone screen, on a site with the passive check:
+    it refuses it, and the person reads what to do (never "spoof")."""
+    page.goto(f"{url}/app/?site={PAD_SITE}&user={user}&lang={lang}#face")
+    face_ready(page)
+    page.check("#consent")
+    page.click("#start")
+    assert outcome(page) == "liveness_passive", page.text_content("#face-result")
+    at("face-liveness-refused", page)

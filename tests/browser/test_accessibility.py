@@ -12,11 +12,17 @@ import pytest
 
 from pyapp import host
 from pyapp.face.frame import photo_frame
-from server import assets
+from server import assets, db
 from server.settings import Settings
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
-from tests.browser.screens import walk_face, walk_pages
+from tests.browser.screens import (
+    add_pad_site,
+    attack_frame,
+    walk_face,
+    walk_pages,
+    walk_refused,
+)
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 RUN_AXE = """async (tags) => {
@@ -78,6 +84,14 @@ def test_face_screens(live_server: LiveServer, launch_with_camera: Callable[...,
     audit.attach(context)
     walk_face(live_server.url, lang, f"axe-face-{lang}", context.new_page(),
               checker(app_settings, found, lang), faceless=False)
-    assert len(found) == 6
+    engine = db.make_engine(app_settings.database)
+    add_pad_site(engine, [live_server.url])
+    engine.dispose()
+    attack = launch_with_camera(camera_file([attack_frame(lfw_dir)]))
+    context = attack.new_context()
+    audit.attach(context)
+    walk_refused(live_server.url, lang, f"axe-attack-{lang}", context.new_page(),
+                 checker(app_settings, found, lang))
+    assert len(found) == 9
     assert {k: v for k, v in found.items() if v} == {}
     audit.check()

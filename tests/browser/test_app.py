@@ -81,7 +81,8 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
     contexts: list[Any] = []
 
     def open_app(user: str, frames: list[np.ndarray] | None = None,
-                 storage: dict[str, Any] | None = None, query: str = "") -> Visit:
+                 storage: dict[str, Any] | None = None, query: str = "",
+                 site: str = "demo") -> Visit:
         grey = [np.full((480, 640, 3), 128, np.uint8)]
         browser = launch_with_camera(camera_file(frames or grey))
         context = browser.new_context(storage_state=storage)
@@ -92,7 +93,7 @@ def visit(live_server: LiveServer, launch_with_camera: Callable[[Path], Any],
         console: list[str] = []
         page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: console.append(f"page error: {e}"))
-        page.goto(f"{live_server.url}/app/?site=demo&user={user}{query}")
+        page.goto(f"{live_server.url}/app/?site={site}&user={user}{query}")
         return Visit(page, context, console)
 
     yield open_app
@@ -156,6 +157,14 @@ def test_declining_leads_to_the_password_and_never_to_the_camera(
 
     v = visit("paula")
     v.page.click("#choose-password")
+    # password managers see the account (a username field) and the person may show the text
+    assert v.page.locator("#password form input[autocomplete=username]").first \
+        .get_attribute("value") == "paula"
+    v.page.fill("#password-input", "abc")
+    v.page.check("label.show-password:visible input")
+    assert v.page.get_attribute("#password-input", "type") == "text"
+    v.page.uncheck("label.show-password:visible input")
+    assert v.page.get_attribute("#password-input", "type") == "password"
     v.page.click("details.create summary")
     v.page.fill("#new-password", "password")  # common: refused with a reason
     submit(v.page, "details.create button[type=submit]")
@@ -225,13 +234,16 @@ def test_withdraw_erases_the_template_on_both_sides(visit: Callable[..., Visit],
     assert v.outcome() == "enrolled"
     assert stored_template(app_settings, "wendy")
     keys = "Object.keys(localStorage).filter(k => k.includes('/wendy'))"
-    assert len(v.page.evaluate(keys)) == 1
+    assert "ownface/1/template/demo/wendy" in v.page.evaluate(keys)  # and the consent noted
     v.page.click("#face a[href='#withdraw']")
     v.page.click("#withdraw-confirm")
     v.page.wait_for_selector("#withdraw-result[data-done]", state="attached")
     text = v.page.text_content("#withdraw-result") or ""
     assert "face template on the server" in text and "helper data on this device" in text
     assert v.page.evaluate(keys) == []
+    # a final screen: no stale "verify first" note, nothing left to press
+    assert v.page.locator("#withdraw-need").is_hidden()
+    assert v.page.locator("#withdraw-confirm").is_hidden()
     assert not stored_template(app_settings, "wendy")
     assert withdrawn(app_settings, "wendy")
 
@@ -262,3 +274,25 @@ def test_a_password_account_gets_a_face_only_after_its_password(
     v.start_face()
     assert v.outcome() == "enrolled"
     assert stored_template(app_settings, "pete")
+
+
+@pytest.mark.browser
+def test_a_camera_that_cannot_start_gets_help_and_no_stale_hint(
+        live_server: LiveServer, browser: Any, audit: NetworkAudit) -> None:
+    """No camera (or permission denied): the person reads how to allow it, or the password;
+    no "Starting the camera..." left above it; one button to try again."""
+    context = browser.new_context()  # this browser has no camera at all
+    audit.attach(context)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/app/?site=demo&user=nocam#face")
+    page.wait_for_selector("#loading[data-ready]", state="attached", timeout=180_000)
+    page.check("#consent")
+    page.click("#start")
+    page.wait_for_selector("#face-result[data-outcome]", state="attached", timeout=120_000)
+    assert page.get_attribute("#face-result", "data-outcome") == "camera_denied"
+    text = page.text_content("#face-result") or ""
+    assert "allow the camera" in text and "password" in text
+    assert (page.text_content("#hint") or "") == ""
+    assert page.locator("#again").is_visible()
+    context.close()
+    audit.check()

@@ -40,7 +40,9 @@ def test_chinese_strings_are_chinese() -> None:
 @pytest.mark.parametrize(("header", "wanted", "expected"), [
     ("zh-CN,zh;q=0.9,en;q=0.8", None, "zh"), ("en-GB,en;q=0.9", None, "en"),
     ("fr-FR,fr;q=0.9", None, "en"), (None, None, "en"), ("zh-TW", "en", "en"),
-    ("en", "zh", "zh"), ("en", "xx", "en"),
+    ("en", "zh", "zh"), ("en", "xx", "en"), (None, "zh-CN", "zh"), (None, "zh-Hans", "zh"),
+    ("en", "zh_CN", "zh"), ("zh-Hans-CN,en;q=0.5", None, "zh"), ("en", "EN-us", "en"),
+    ("english", None, "en"),
 ])
 def test_language_choice(header: str | None, wanted: str | None, expected: str) -> None:
     assert i18n.choose(header, wanted) == expected

@@ -37,6 +37,14 @@ if (ticket) {
   for (const link of document.querySelectorAll("a.lang")) link.hash = `ticket=${ticket}`;
 }
 
+// "Show password": the box appears only where this script runs, and flips the field's type.
+for (const label of document.querySelectorAll("label.show-password")) {
+  const box = label.querySelector("input[data-shows]");
+  const field = document.getElementById(box.dataset.shows);
+  box.addEventListener("change", () => { field.type = box.checked ? "text" : "password"; });
+  label.hidden = false;
+}
+
 function focusScreen() {
   const target = location.hash ? document.getElementById(location.hash.slice(1)) : null;
   if (target && target.classList.contains("screen")) {

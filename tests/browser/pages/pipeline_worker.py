@@ -1,5 +1,6 @@
 # Test/bench harness, runs inside Pyodide in a worker: loads one face pipeline's models
-# (?pipeline=v1|v2, default: the manifest's default), then exposes
+# (?pipeline=v1|v2, default: the manifest's default; &pad=1: the presentation-attack
+# detection models too, scored on every usable frame like the app does), then exposes
 # run(frame_urls, repeats[, protect]) to the page; with protect, each frame's time includes
 # the client's verification crypto (bench/compare_browser.py: detect, align, embed, protect).
 # Frames are raw 640x480 RGBA bytes, so the browser and CPython see exactly the same pixels.
@@ -43,7 +44,8 @@ def profile_models():
 async def load():
     query = str(dom.window.location.search)
     name = query.split("pipeline=")[1].split("&")[0] if "pipeline=" in query else None
-    pipelines = models.Pipelines(await models.read_manifest(), name or DEFAULT_PIPELINE)
+    pipelines = models.Pipelines(await models.read_manifest(), name or DEFAULT_PIPELINE,
+                                 pad="pad=1" in query)
     STATE["models"], STATE["scheme"] = await pipelines.get()
     STATE["runtime"] = ort.describe()
     STATE["oprf_key"] = oprf.derive_key_pair(bytes(32), b"bench")[0]

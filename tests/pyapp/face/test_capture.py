@@ -63,6 +63,46 @@ def test_burst_stops_once_enough_frames_were_usable(models: Any, lfw_frame: Any)
                     CaptureConfig(frames=3, needed=2, enough=2)))
 
 
+def test_guided_capture_waits_for_until_and_stops_at_the_time_limit(models: Any,
+                                                                    lfw_frame: Any) -> None:
+    """A guided camera: frames keep coming past ``enough`` until ``until`` holds for the
+    landmarks seen so far; the time limit ends the capture whatever ``until`` says."""
+    good = lfw_frame("Aaron_Sorkin", 1)
+    blank = np.full((480, 640, 4), 128, np.uint8)
+    frames = [blank, good, good, good, blank, good, good, good]
+    asked: list[int] = []
+
+    def until(marks: Any) -> bool:
+        asked.append(len(marks))
+        return len(marks) >= 5
+
+    cap = run(capture(source_of(frames), models,
+                      CaptureConfig(frames=100, needed=2, enough=2), until=until))
+    assert (cap.used, cap.taken) == (5, 7)  # went on past 2 usable until 5 faces were seen
+    assert asked == [2, 3, 3, 4, 5] and len(cap.landmarks) == 5  # asked after each frame
+    # a clock the camera moves: one second per frame
+    now = [0.0]
+
+    def timed(frames: list[np.ndarray]) -> Any:
+        source = source_of(frames)
+
+        async def next_frame() -> object:
+            now[0] += 1.0
+            return await source()
+
+        return next_frame
+
+    cap = run(capture(timed(frames), models,
+                      CaptureConfig(frames=100, needed=2, enough=2, seconds=4.5),
+                      until=lambda marks: False, clock=lambda: now[0]))
+    assert (cap.taken, cap.used) == (5, 3)  # frames at t = 1..5 s; stopped once 4.5 s passed
+    now[0] = 0.0
+    with pytest.raises(CaptureError):  # time up before "needed" usable frames
+        run(capture(timed([blank] * 10), models,
+                    CaptureConfig(frames=100, needed=2, seconds=3.0), clock=lambda: now[0]))
+    assert now[0] == 3.0  # no frame grabbed after the time was up
+
+
 def test_too_few_usable_frames(models: Any, lfw_frame: Any) -> None:
     blank = np.full((480, 640, 4), 128, np.uint8)
     with pytest.raises(CaptureError) as e:
