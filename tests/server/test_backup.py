@@ -1,0 +1,58 @@
+"""``ownface backup``: no face template in a backup, and a restore that works (both
+databases)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from pyapp.protocol import b64encode
+from server import backup, db
+from server.tables import consents, templates, users
+from tests.server.conftest import ALICE, Api, FakeClock, add_site, make_app, make_settings
+from tests.server.test_keys import _template
+
+
+def test_backup_holds_no_template_and_restores(tmp_path: Path, database_url: str,
+                                               clock: FakeClock,
+                                               request: pytest.FixtureRequest) -> None:
+    add_site(database_url, mode="portable")
+    helper = _template(3)
+    with TestClient(make_app(make_settings(tmp_path, database_url, clock))) as client:
+        assert Api(client).enrol("alice", ALICE, helper=helper).status_code == 200
+        store = client.app.state.ownface_store  # type: ignore[attr-defined]
+        with store.engine.connect() as conn:
+            key = conn.execute(select(templates.c.public_key)).scalar_one()
+            conn.rollback()
+        out = tmp_path / "backup.json"
+        counts = backup.write(store.engine, out)
+    assert counts["users"] == 1 and counts["consents"] == 1 and "templates" not in counts
+    assert out.stat().st_mode & 0o077 == 0
+    text = out.read_text()
+    assert b64encode(bytes(key)) not in text and "helper" not in json.loads(text)["tables"]
+    assert "templates" in json.loads(text)["left_out"]
+    if database_url.startswith("sqlite"):
+        target = f"sqlite:///{tmp_path / 'restored.db'}"
+    else:
+        target = request.getfixturevalue("postgres").new_database()
+    engine = db.make_engine(target)
+    db.migrate(engine)
+    restored = backup.restore(engine, out)
+    assert restored["users"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(users.c.external_id)).scalar_one() == "alice"
+        assert conn.execute(select(consents.c.id)).scalar_one() is not None
+        assert conn.execute(select(templates)).all() == []
+        conn.rollback()
+    with pytest.raises(ValueError, match="not empty"):
+        backup.restore(engine, out)
+    engine.dispose()
+    # the restored server works: alice verifies again after enrolling anew, new rows get ids
+    settings = make_settings(tmp_path / "restored", target, clock)
+    with TestClient(make_app(settings)) as client:
+        api = Api(client)
+        assert api.enrol("bob", ALICE, helper=helper).status_code == 200
