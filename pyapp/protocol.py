@@ -831,5 +831,8 @@ ENDPOINTS: dict[type[Message], tuple[str, type[Message]]] = {
     StaffConfirm: ("kiosk/staff", Verified),
     StaffTicket: ("kiosk/enrol-ticket", DeskTicket),
 }
+# requests a portable site's kiosk sends with its kiosk token (Authorization: Kiosk <token>)
+KIOSK_REQUESTS: tuple[type[Message], ...] = (ChallengeRequest, DeskCode, StaffConfirm,
+                                             StaffTicket)
 NOTICE_PATH = "sites/{site}/notice"  # GET ?lang=<language> -> Notice
 JWKS_PATH = "sites/{site}/jwks.json"  # GET -> the site's JWK set

@@ -20,6 +20,8 @@
     ownface site staff-code NAME --label WHO [--days D]   (a staff code: confirms people and
                                                            allows enrolment at the kiosk)
     ownface site revoke-staff NAME --label WHO
+    ownface site signage NAME [--out DIR] [--base URL]   (A4, A3 signs and a counter card,
+                                                          en and zh, with a QR code)
     ownface site report NAME [--json]     (people with a template, consents, alternatives,
                                            PAD policy, retention, the CAC filing threshold)
 
@@ -217,7 +219,7 @@ def set_retention(engine: Engine, name: str, days: int) -> None:
 
 
 DESK_COMMANDS = ("set-retention", "set-kiosk", "issue-code", "staff-code", "revoke-staff",
-                 "report")
+                 "report", "signage")
 
 
 def desk_command(engine: Engine, args: argparse.Namespace) -> str:
@@ -249,6 +251,15 @@ def desk_command(engine: Engine, args: argparse.Namespace) -> str:
         return (f"staff code {args.label!r} at {site.name} (shown once; confirms people and "
                 f"allows enrolment at the kiosk until "
                 f"{time.strftime('%Y-%m-%d', time.gmtime(expires))}):\n{desk.shown(code)}")
+    if args.cmd == "signage":
+        from server import signage
+
+        try:
+            files = signage.main(site.name, args.out, args.base)
+        except (ValueError, OSError) as exc:
+            raise SiteError(str(exc)) from exc
+        return "\n".join(["signs (print from a browser, portrait, no scaling):",
+                          *(f"  {f}" for f in files)])
     if args.cmd == "revoke-staff":
         return f"{desk.revoke_staff(engine, site.id, args.label)} staff codes revoked"
     found = report.site_report(store, site)
@@ -307,6 +318,11 @@ def _parser() -> argparse.ArgumentParser:
     rs = sub.add_parser("revoke-staff")
     rs.add_argument("name")
     rs.add_argument("--label", required=True)
+    sg = sub.add_parser("signage")
+    sg.add_argument("name")
+    sg.add_argument("--out", type=Path, default=Path("signs"))
+    sg.add_argument("--base", help="the server's public address, where the QR code leads "
+                                   "(default: the public_origin setting)")
     rp = sub.add_parser("report")
     rp.add_argument("name")
     rp.add_argument("--json", action="store_true")
