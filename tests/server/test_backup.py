@@ -56,3 +56,31 @@ def test_backup_holds_no_template_and_restores(tmp_path: Path, database_url: str
     with TestClient(make_app(settings)) as client:
         api = Api(client)
         assert api.enrol("bob", ALICE, helper=helper).status_code == 200
+
+
+def test_logs_hold_no_biometric_data(tmp_path: Path, database_url: str, clock: FakeClock,
+                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Whatever the server logs while templates are enrolled, used, withdrawn and purged
+    (every logger, DEBUG) holds no helper data and no public key."""
+    import logging
+
+    from server import retention
+
+    caplog.set_level(logging.DEBUG)
+    add_site(database_url, mode="portable")
+    helper = _template(5)
+    with TestClient(make_app(make_settings(tmp_path, database_url, clock))) as client:
+        api = Api(client)
+        api.kiosk = client.app.state.ownface_store.keys.kiosk_token(  # type: ignore[attr-defined]
+            "shop")
+        assert api.enrol("alice", ALICE, helper=helper).status_code == 200
+        assert api.enrol("bob", ALICE, helper=helper).status_code == 200
+        session = api.verify("alice", ALICE).json()["session"]
+        assert api.post("/consent/withdraw", {"site": "shop", "user": "alice",
+                                              "session": session}).status_code == 200
+        clock.advance(400 * 86_400)
+        assert retention.purge(client.app.state.ownface_store).total_templates == 1  # type: ignore[attr-defined]
+    text = caplog.text
+    assert caplog.records  # something was logged
+    assert b64encode(helper) not in text and b64encode(helper[:48]) not in text
+    assert "helper_sealed" not in text
