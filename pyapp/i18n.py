@@ -245,6 +245,9 @@ KIOSK: dict[str, dict[str, str]] = {
         "kiosk_staff_wrong": "That staff code did not work.",
         "kiosk_not_provisioned": "This kiosk is not set up yet. Staff: open it once with the "
                                  "site's kiosk token.",
+        "kiosk_not_portable": "{what} keeps face templates on people's own devices, so it has "
+                              "no kiosk. Its operator can switch it to portable mode "
+                              "(ownface site set-mode).",
         "kiosk_loading": "Getting ready…",
         "kiosk_ready": "Ready.",
         "kiosk_error": "Something went wrong: {what}. Please use {alternative}.",
@@ -314,6 +317,8 @@ KIOSK: dict[str, dict[str, str]] = {
         "kiosk_enrolled": "完成。{who} 的人脸已在此设置。",
         "kiosk_staff_wrong": "工作人员代码无效。",
         "kiosk_not_provisioned": "本终端尚未设置。工作人员：请用本站点的终端令牌打开一次。",
+        "kiosk_not_portable": "{what} 把人脸模板保存在每个人自己的设备上，因此没有终端。"
+                              "运营方可将其切换为便携模式（ownface site set-mode）。",
         "kiosk_loading": "正在准备…",
         "kiosk_ready": "已就绪。",
         "kiosk_error": "出现问题：{what}。请使用{alternative}。",

@@ -81,6 +81,8 @@ class KioskPages:
         except Refused:
             return self.problem(lang, "unknown_site", "", 404)
         notice, settings = facts["notice"], facts["settings"]
+        if notice.storage_mode != "portable":  # a kiosk needs the helpers kept for it
+            return self.problem(lang, "kiosk_not_portable", name, 409)
         context = {"site": name, "lang": lang, "notice_version": notice.version,
                    "notice_sha256": notice.sha256, "notice_language": notice.language,
                    "mode": notice.storage_mode, "pipeline": self.face_pipeline,

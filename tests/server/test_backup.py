@@ -84,3 +84,22 @@ def test_logs_hold_no_biometric_data(tmp_path: Path, database_url: str, clock: F
     assert caplog.records  # something was logged
     assert b64encode(helper) not in text and b64encode(helper[:48]) not in text
     assert "helper_sealed" not in text
+
+
+def test_ownface_backup_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    from server import cli
+    from tests.server.conftest import SERVER_KEY
+
+    for key in ("OWNFACE_CONFIG", "OWNFACE_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("OWNFACE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("OWNFACE_SERVER_KEY", SERVER_KEY)
+    add_site(f"sqlite:///{tmp_path / 'ownface.db'}")
+    out = tmp_path / "b.json"
+    assert cli.main(["backup", str(out)]) == 0
+    assert "1 sites" in capsys.readouterr().out
+    assert cli.main(["backup", str(out)]) == 1  # never overwrites a file
+    assert "exists" in capsys.readouterr().err
+    assert cli.main(["backup", "--restore", str(out)]) == 1  # not into a database in use
+    assert "not empty" in capsys.readouterr().err
