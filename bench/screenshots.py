@@ -13,6 +13,7 @@ photos of one person), and writes one PNG per screen.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ from tests.browser.desk import DeskSite, desk_site  # noqa: E402
 from tests.browser.screens import walk_face, walk_pages  # noqa: E402
 from tests.browser.y4m import write_y4m  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
 KIOSK_VIEWPORTS = {"landscape": (1920, 1080), "portrait": (800, 1280)}
 
 

@@ -66,12 +66,13 @@ def touch(store: Store, site: Site, user: str) -> None:
 def purge(store: Store) -> Purged:
     now = store.clock()
     done = Purged()
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.retention_days)).all()
+    with store.engine.connect() as conn:  # not through store.site: its cache stays as it was
+        rows = conn.execute(select(sites.c.id, sites.c.name, sites.c.storage_mode,
+                                   sites.c.retention_days)).all()
         conn.rollback()
-    for site_id, name, days in rows:
-        done.templates[str(name)] = _purge_site(store, int(site_id), str(name),
-                                                now - float(days) * DAY)
+    for site_id, name, mode, days in rows:
+        site = Site(int(site_id), str(name), (), str(mode), "", 0)  # enough for the audit
+        done.templates[site.name] = _purge_site(store, site, now - float(days) * DAY)
     with transaction(store.engine) as conn:
         done.codes = int(conn.execute(delete(desk_codes).where(
             desk_codes.c.expires_at <= now)).rowcount)
@@ -82,15 +83,14 @@ def purge(store: Store) -> Purged:
     return done
 
 
-def _purge_site(store: Store, site_id: int, name: str, cutoff: float) -> int:
+def _purge_site(store: Store, site: Site, cutoff: float) -> int:
     last_use = func.coalesce(templates.c.last_used_at, templates.c.created_at)
     erased = 0
     with transaction(store.engine) as conn:
-        site = store.site(name)
         due = conn.execute(select(users.c.id, users.c.external_id, templates.c.consent_id,
                                   templates.c.helper_sealed.is_not(None))
                            .join(templates, templates.c.user_id == users.c.id)
-                           .where(users.c.site_id == site_id, last_use < cutoff)
+                           .where(users.c.site_id == site.id, last_use < cutoff)
                            .with_for_update()).all()
         for user_id, user, consent_id, had_helper in due:
             gone = conn.execute(delete(templates).where(templates.c.user_id == user_id,
