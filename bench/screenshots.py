@@ -1,6 +1,8 @@
 """A picture of every screen of the app, in English and in Chinese, on a laptop (1280x900)
 and a phone (390x844), plus the widget on the Example Shop page:
-bench/out/screens/<lang>-<laptop|phone>-<screen>.png.
+bench/out/screens/<lang>-<laptop|phone>-<screen>.png; the kiosk's screens on a 1080p
+landscape display and a portrait tablet (<lang>-kiosk-<viewport>-<screen>.png), and the
+printed signs (<lang>-sign-<size>.png and .pdf).
 
 Runs its own server (a fresh data folder, the demo site) and the Example Shop on another
 origin, drives headless Chromium with a fake camera (a frame with no face, then real LFW
@@ -13,6 +15,7 @@ PNG per screen.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +33,7 @@ from server.app import create_app  # noqa: E402
 from server.demo import create_backend, fetch_jwks  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.shop import create_shop  # noqa: E402
+from server.signage import SIZES  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
 from tests.browser.screens import (  # noqa: E402
     add_pad_site,
@@ -40,8 +44,54 @@ from tests.browser.screens import (  # noqa: E402
 )
 from tests.browser.y4m import write_y4m  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
 VIEWPORTS = {"laptop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+from tests.browser.desk import DeskSite, desk_site  # noqa: E402
+
+LFW = Path(os.environ.get("OWNFACE_SHARED_DATA", ROOT.parent / "shared" / "data")) / "lfw-dev"
+KIOSK_VIEWPORTS = {"landscape": (1920, 1080), "portrait": (800, 1280)}
+
+
+def kiosk_screens(b: Any, origin: str, site: DeskSite, lang: str, at: Any, out: Path
+                  ) -> None:
+    """The kiosk's screens (no face needed) and the signs, in one language."""
+    for name, (width, height) in KIOSK_VIEWPORTS.items():
+        page = b.new_page(viewport={"width": width, "height": height})
+        page.goto(f"{origin}/kiosk/?site={site.name}&lang={lang}#kiosk={site.kiosk}")
+        page.wait_for_selector("#ownface-kiosk[data-ready='1']", state="attached",
+                               timeout=240_000)
+
+        def shot(screen: str, page: Any = page, name: str = name) -> None:
+            page.wait_for_selector(f"#ownface-kiosk[data-screen='{screen}']", state="attached")
+            at(f"kiosk-{name}-{screen}", page)
+
+        shot("k-start")
+        page.click("#k-face")
+        page.fill("#k-room", "1203")
+        page.fill("#k-name", "Li Wei")
+        shot("k-who")
+        page.click("#k-who-form button[type=submit]")
+        shot("k-consent")
+        page.click("#k-cancel-consent")
+        page.click("#k-alt")
+        page.fill("#k-room", "1203")
+        page.fill("#k-name", "Li Wei")
+        page.click("#k-who-form button[type=submit]")
+        shot("k-code")
+        page.fill("#k-code-input", "WRONGCODE")
+        page.click("#k-code-form button[type=submit]")
+        page.wait_for_selector("#face-result[data-outcome]", state="attached")
+        shot("k-result")
+        page.click("#k-done")
+        page.click("#k-enrol")
+        shot("k-staff")
+        page.close()
+    page = b.new_page()
+    for size in SIZES:
+        page.goto(f"{origin}/kiosk/sign?site={site.name}&size={size}&lang={lang}")
+        at(f"sign-{size}", page)
+        pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+        (out / f"{lang}-sign-{size}.pdf").write_bytes(pdf)
+    page.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     defaults.ensure_demo_site(engine, [origin, shop_origin])
     add_pad_site(engine, [origin])
     engine.dispose()
+    front = desk_site(settings, "front")
     grey = write_y4m(work / "grey.y4m", [np.full((480, 640, 3), 128, np.uint8)])
     photos = sorted((LFW / "images" / "Tony_Blair").glob("*.jpg"))[:4]
     person = write_y4m(work / "person.y4m",
@@ -104,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
                 walk_refused(origin, lang, f"screens-attack-{who}", b.new_page(viewport=viewport),
                              at)
                 b.close()
+            b = browser(grey)
+            kiosk_screens(b, origin, front, lang, shoot(lang), args.out)
+            b.close()
             b = browser(grey, "--disable-features=TrackingProtection3pcd")
             page = b.new_page(viewport={"width": 1000, "height": 1100})
             page.goto(f"{shop_origin}/?user=shop-{lang}&lang={lang}")

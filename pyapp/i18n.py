@@ -207,6 +207,160 @@ ZH: dict[str, str] = {
     "bad_link": "此链接无效：{what}。",
 }
 
+# --- the kiosk (front desks and gates: pyapp.browser.kiosk, web/templates/kiosk.html) and the
+# printed signs (server.signage). Kept together so the kiosk's words read as one screen set.
+KIOSK: dict[str, dict[str, str]] = {
+    "en": {
+        "kiosk_title": "Check in",
+        "kiosk_run_by": "This kiosk is run by {site}.",
+        "kiosk_purpose": "It confirms who you are, for example at check-in or at the gate. "
+                         "You choose how: both ways are equally quick.",
+        "kiosk_face": "Use my face",
+        "kiosk_face_note": "Processed only inside this kiosk. No photo is sent or kept.",
+        "kiosk_alt_code": "Use my one-time code",
+        "kiosk_alt_code_note": "The code {site} gave you (on your booking or by message).",
+        "kiosk_alt_staff": "Ask the staff",
+        "kiosk_alt_staff_note": "A member of staff confirms who you are.",
+        "kiosk_who_room": "Your room or flat number and your name",
+        "kiosk_who_code": "The code {site} gave you",
+        "kiosk_room": "Room or flat number",
+        "kiosk_name": "Name",
+        "kiosk_member": "Your code",
+        "kiosk_next": "Continue",
+        "kiosk_cancel": "Cancel",
+        "kiosk_who_invalid": "Please check what you typed: {what}.",
+        "kiosk_consent_heading": "Your consent, for this visit",
+        "kiosk_consent_label": "I agree that this kiosk uses facial recognition to confirm who "
+                               "I am, as described in the notice. I can withdraw at any time.",
+        "kiosk_consent_needed": "Please tick the box to agree, or go back and choose the other "
+                                "way.",
+        "kiosk_start": "Agree and start the camera",
+        "kiosk_turn": "Look at the camera, then turn your head a little to one side and "
+                      "back.",
+        "kiosk_code_heading": "Your one-time code",
+        "kiosk_code_label": "One-time code",
+        "kiosk_staff_heading": "Staff confirmation",
+        "kiosk_staff_label": "Staff code",
+        "kiosk_submit": "Confirm",
+        "kiosk_code_wrong": "That code did not work (wrong, used or expired). Please check it, "
+                            "or ask the staff.",
+        "kiosk_confirmed": "Confirmed.",
+        "kiosk_confirmed_who": "Confirmed: {who}",
+        "kiosk_not_matched": "That did not match. Please try again, or use {alternative}.",
+        "kiosk_passive": "We could not confirm that a person is in front of the camera. Please "
+                         "stand in good light with your own face towards the camera and try "
+                         "again, or use {alternative}.",
+        "kiosk_active": "Please turn your head a little to one side and back while the camera "
+                        "is on, and try again, or use {alternative}.",
+        "kiosk_locked": "Face verification is paused for this account after several tries. "
+                        "Please use {alternative}.",
+        "kiosk_not_enrolled": "Your face is not set up here. Please use {alternative}; staff "
+                              "can set up your face if you wish.",
+        "kiosk_other_way": "Use the other way",
+        "kiosk_done": "Next person",
+        "kiosk_idle": "This kiosk returns to the start after {seconds} seconds without a touch.",
+        "kiosk_staff_link": "Staff: set up a face",
+        "kiosk_enrol_heading": "Set up a face (staff present)",
+        "kiosk_enrol_staff_label": "Staff code",
+        "kiosk_enrolled": "Done. The face of {who} is set up here.",
+        "kiosk_staff_wrong": "That staff code did not work.",
+        "kiosk_not_provisioned": "This kiosk is not set up yet. Staff: open it once with the "
+                                 "site's kiosk token.",
+        "kiosk_not_portable": "{what} keeps face templates on people's own devices, so it has "
+                              "no kiosk. Its operator can switch it to portable mode "
+                              "(ownface site set-mode).",
+        "kiosk_loading": "Getting ready…",
+        "kiosk_ready": "Ready.",
+        "kiosk_error": "Something went wrong: {what}. Please use {alternative}.",
+        "sign_heading": "Facial recognition is used here",
+        "sign_who": "Operated by {site}",
+        "sign_what": "Purpose: to confirm who you are at this {place}.",
+        "sign_device": "Your face is processed only inside this kiosk or on your own device. "
+                       "No photo or video is stored or sent.",
+        "sign_kept": "What is kept: a protected key derived from your face (it cannot be turned "
+                     "back into a picture), and your consent. It is erased when you withdraw "
+                     "consent, and at the latest {days} days after you last use it.",
+        "sign_decline": "You do not have to use your face. Ask for {alternative}: it is just "
+                        "as quick and has no downside.",
+        "sign_scan": "Scan for the full notice and the alternative",
+        "sign_place_desk": "desk",
+        "sign_alt_code": "a one-time code",
+        "sign_alt_staff": "a staff confirmation",
+        "sign_notice_heading": "The notice",
+    },
+    "zh": {
+        "kiosk_title": "登记验证",
+        "kiosk_run_by": "本终端由 {site} 运营。",
+        "kiosk_purpose": "用于确认您的身份，例如办理入住或进入大"
+                         "门时。由您选择方式，两种方式同样快捷。",
+        "kiosk_face": "使用人脸识别",
+        "kiosk_face_note": "只在本终端内处理，不会发送或保存任何照片。",
+        "kiosk_alt_code": "使用一次性验证码",
+        "kiosk_alt_code_note": "{site} 给您的验证码（在预订信息或短信中）。",
+        "kiosk_alt_staff": "请工作人员确认",
+        "kiosk_alt_staff_note": "由工作人员确认您的身份。",
+        "kiosk_who_room": "您的房间号或门牌号以及姓名",
+        "kiosk_who_code": "{site} 给您的编码",
+        "kiosk_room": "房间号或门牌号",
+        "kiosk_name": "姓名",
+        "kiosk_member": "您的编码",
+        "kiosk_next": "继续",
+        "kiosk_cancel": "取消",
+        "kiosk_who_invalid": "请检查您输入的内容：{what}。",
+        "kiosk_consent_heading": "本次使用的同意",
+        "kiosk_consent_label": "我同意本终端按照上述告知使用人脸识别"
+                               "来确认我的身份。我可以随时撤回同意。",
+        "kiosk_consent_needed": "请勾选同意，或返回选择另一种方式。",
+        "kiosk_start": "同意并打开摄像头",
+        "kiosk_turn": "请看向摄像头，然后把头稍微转向一侧再转回来。",
+        "kiosk_code_heading": "您的一次性验证码",
+        "kiosk_code_label": "一次性验证码",
+        "kiosk_staff_heading": "工作人员确认",
+        "kiosk_staff_label": "工作人员代码",
+        "kiosk_submit": "确认",
+        "kiosk_code_wrong": "验证码无效（错误、已使用或已过期）。请检查，或请工作人员帮助。",
+        "kiosk_confirmed": "已确认。",
+        "kiosk_confirmed_who": "已确认：{who}",
+        "kiosk_not_matched": "未能匹配。请再试一次，或使用{alternative}。",
+        "kiosk_passive": "未能确认摄像头前是真人。请站在光线充足处，"
+                         "让您本人的脸对着摄像头再试一次，或使用{alternative}。",
+        "kiosk_active": "请在摄像头开启时把头稍微转向一侧再转回来，然"
+                        "后再试一次，或使用{alternative}。",
+        "kiosk_locked": "此账户多次尝试后，人脸验证已暂停。请使用{alternative}。",
+        "kiosk_not_enrolled": "您的人脸尚未在此设置。请使用{alternative}"
+                              "；如您愿意，工作人员可为您设置。",
+        "kiosk_other_way": "使用另一种方式",
+        "kiosk_done": "下一位",
+        "kiosk_idle": "无人操作 {seconds} 秒后，本终端将回到开始页面。",
+        "kiosk_staff_link": "工作人员：设置人脸",
+        "kiosk_enrol_heading": "设置人脸（需工作人员在场）",
+        "kiosk_enrol_staff_label": "工作人员代码",
+        "kiosk_enrolled": "完成。{who} 的人脸已在此设置。",
+        "kiosk_staff_wrong": "工作人员代码无效。",
+        "kiosk_not_provisioned": "本终端尚未设置。工作人员：请用本站点的终端令牌打开一次。",
+        "kiosk_not_portable": "{what} 把人脸模板保存在每个人自己的设备上，因此没有终端。"
+                              "运营方可将其切换为便携模式（ownface site set-mode）。",
+        "kiosk_loading": "正在准备…",
+        "kiosk_ready": "已就绪。",
+        "kiosk_error": "出现问题：{what}。请使用{alternative}。",
+        "sign_heading": "此处使用人脸识别",
+        "sign_who": "运营方：{site}",
+        "sign_what": "用途：在此{place}确认您的身份。",
+        "sign_device": "您的面部信息只在本终端内或您自己的设备"
+                       "上处理，不会保存或发送任何照片或视频。",
+        "sign_kept": "保存的内容：由您的面部生成的受保护密钥（无法还原成图像）以及您的同意记录。"
+                     "您撤回同意时即删除，最迟在您最后一次使用后 {days} 天删除。",
+        "sign_decline": "您不必使用人脸识别。请选择{alternative}：同样快捷，没有任何不利影响。",
+        "sign_scan": "扫码查看完整告知和替代方式",
+        "sign_place_desk": "服务台",
+        "sign_alt_code": "一次性验证码",
+        "sign_alt_staff": "工作人员确认",
+        "sign_notice_heading": "告知",
+    },
+}
+EN.update(KIOSK["en"])
+ZH.update(KIOSK["zh"])
+
 CATALOGUES: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}
 
 

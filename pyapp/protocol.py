@@ -39,6 +39,7 @@ import binascii
 import hashlib
 import hmac
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Literal, TypeVar
@@ -101,8 +102,10 @@ def liveness_covers(ran: str, required: str) -> bool:
     """Whether a check the client ran is at least the one a site requires."""
     return LIVENESS_POLICIES.index(ran) >= LIVENESS_POLICIES.index(required)
 
-Method = Literal["face", "pwd"]  # the JWT "amr" values an assertion can carry
-METHODS: tuple[str, ...] = ("face", "pwd")
+# the JWT "amr" values an assertion can carry: a face, a password, a one-time code the
+# business issued (typed at a kiosk), a staff member's confirmation at a kiosk
+Method = Literal["face", "pwd", "otp", "staff"]
+METHODS: tuple[str, ...] = ("face", "pwd", "otp", "staff")
 SESSION_TTL_SECONDS = 600
 MAX_TICKET_TTL_SECONDS = 86_400  # a ticket expiring later than this is refused
 TICKET_LABEL = b"OwnFace/1 enrolment ticket"
@@ -116,6 +119,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "challenge_invalid": (400, "The challenge is unknown, expired, already used or for "
                                "another site, user, purpose or origin."),
     "wrong_mode": (400, "This site's storage mode does not allow that."),
+    "other_alternative": (400, "This site's kiosks offer the other alternative to the face "
+                               "(ownface site set-kiosk)."),
     "invalid_key": (400, "The public key is not a usable Ed25519 key."),
     "not_verified": (401, "Not verified."),
     "session_invalid": (401, "The session is missing, expired or for another account."),
@@ -741,11 +746,105 @@ class ErrorBody(Message):
         return {"error": code, "message": message, "field": field}
 
 
+# --- kiosks (front desks and gates) ------------------------------------------------------------
+# How a person says who they are at a site's kiosk (per site): a room or flat number and a
+# name, or a code the business gave them; and the site's equal alternative to the face: a
+# one-time code the business issued, or a staff member's confirmation.
+KIOSK_IDENTITIES: tuple[str, ...] = ("room", "code")
+KIOSK_ALTERNATIVES: tuple[str, ...] = ("code", "staff")
+KIOSK_IDLE_SECONDS = 60  # a kiosk left alone this long returns to its start screen
+# Desk codes (a person's one-time code, a staff code): letters and digits that cannot be
+# mistaken for each other, typed in any case, with or without spaces and dashes.
+DESK_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+DESK_CODE_CHARS = 8  # one-time codes (about 40 bits; single use, kiosk token, expiry)
+STAFF_CODE_CHARS = 12
+DESK_CODE_TTL_SECONDS = 86_400
+_ROOM = re.compile(r"[A-Za-z0-9]{1,12}")
+_DESK_CODE = re.compile(f"[{DESK_CODE_ALPHABET}]{{{DESK_CODE_CHARS},{STAFF_CODE_CHARS}}}")
+
+
+def desk_code(value: object, field: str = "code") -> str:
+    """A typed desk code in its canonical form (upper case, no spaces or dashes)."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise ProtocolError(field, "must be a code of letters and digits")
+    canonical = value.upper().replace("-", "").replace(" ", "")
+    if not _DESK_CODE.fullmatch(canonical):
+        raise ProtocolError(field, f"must be {DESK_CODE_CHARS} to {STAFF_CODE_CHARS} letters "
+                                   "and digits")
+    return canonical
+
+
+def room_user(room: str, name: str) -> str:
+    """The account id a kiosk of a ``room`` site uses for a room (or flat) and a name: the
+    room as typed and a digest of the name (NFKC, case and spacing ignored), so the
+    business's backend derives the same id when it books the guest. The name itself never
+    reaches the server."""
+    room = room.strip()
+    if not _ROOM.fullmatch(room):
+        raise ProtocolError("room", "must be 1 to 12 letters and digits")
+    plain = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    if not plain or len(plain) > 100:
+        raise ProtocolError("name", "must be 1 to 100 characters")
+    digest = hashlib.sha256(f"OwnFace/1 room user\x00{plain}".encode()).hexdigest()[:16]
+    return f"room-{room.upper()}-{digest}"
+
+
+@dataclass(frozen=True, repr=False)
+class _DeskRequest(Message):
+    """A code typed at a site's kiosk for one account (``Authorization: Kiosk <token>``)."""
+
+    site: str
+    user: str
+    code: str
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"), "user": check_id(d["user"], "user"),
+                "code": desk_code(d["code"])}
+
+
+@dataclass(frozen=True, repr=False)
+class DeskCode(_DeskRequest):
+    """The alternative to the face at a kiosk: a one-time code the business issued to this
+    person (used once)."""
+
+    KIND: ClassVar[str] = "desk code"
+
+
+@dataclass(frozen=True, repr=False)
+class StaffConfirm(_DeskRequest):
+    """The alternative to the face at a kiosk: a staff member confirms who the person is
+    with a staff code."""
+
+    KIND: ClassVar[str] = "staff confirm"
+
+
+@dataclass(frozen=True, repr=False)
+class StaffTicket(_DeskRequest):
+    """Enrolment at a kiosk, only with staff present: a staff code buys an enrolment ticket
+    for one account."""
+
+    KIND: ClassVar[str] = "staff ticket"
+
+
+@dataclass(frozen=True, repr=False)
+class DeskTicket(Message):
+    KIND: ClassVar[str] = "desk ticket"
+    ticket: bytes
+    expires_at: int
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"ticket": b64decode(d["ticket"], "ticket", TICKET_BYTES),
+                "expires_at": _timestamp(d["expires_at"], "expires_at")}
+
+
 # Every message class, by name: the OpenAPI schema and the docs are generated from this.
 MESSAGES: tuple[type[Message], ...] = (
     ConsentGrant, ConsentReceipt, Notice, ChallengeRequest, Challenge, EvaluateRequest,
     Evaluation, EnrolRequest, Enrolled, VerifyRequest, Verified, Withdraw, Withdrawn, Erase,
     Erased, PasswordSet, PasswordVerify, PasswordChange, PasswordSaved, ErrorBody,
+    DeskCode, StaffConfirm, StaffTicket, DeskTicket,
 )
 
 
@@ -761,6 +860,12 @@ ENDPOINTS: dict[type[Message], tuple[str, type[Message]]] = {
     PasswordSet: ("password/set", PasswordSaved),
     PasswordVerify: ("password/verify", Verified),
     PasswordChange: ("password/change", PasswordSaved),
+    DeskCode: ("kiosk/code", Verified),
+    StaffConfirm: ("kiosk/staff", Verified),
+    StaffTicket: ("kiosk/enrol-ticket", DeskTicket),
 }
+# requests a portable site's kiosk sends with its kiosk token (Authorization: Kiosk <token>)
+KIOSK_REQUESTS: tuple[type[Message], ...] = (ChallengeRequest, DeskCode, StaffConfirm,
+                                             StaffTicket)
 NOTICE_PATH = "sites/{site}/notice"  # GET ?lang=<language> -> Notice
 JWKS_PATH = "sites/{site}/jwks.json"  # GET -> the site's JWK set

@@ -18,7 +18,9 @@ PostgreSQL server far away
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -33,8 +35,10 @@ from starlette.routing import BaseRoute, Match, Route
 from pyapp.errors import ProtocolError, Refused
 from pyapp.protocol import (
     API_PREFIX,
+    DESK_CODE_TTL_SECONDS,
     ChallengeRequest,
     ConsentGrant,
+    DeskCode,
     Enrolled,
     EnrolRequest,
     Erase,
@@ -43,6 +47,8 @@ from pyapp.protocol import (
     PasswordChange,
     PasswordSet,
     PasswordVerify,
+    StaffConfirm,
+    StaffTicket,
     VerifyRequest,
     Withdraw,
     check_id,
@@ -52,12 +58,15 @@ from server import (
     audit_export,
     consent,
     db,
+    desk,
     faces,
     hashing,
     keys,
     limits,
     openapi,
     passwords,
+    report,
+    retention,
 )
 from server.assertions import jwks
 from server.cors import ApiGate
@@ -147,6 +156,8 @@ def build(settings: Settings) -> ApiParts:
 
     def h_verify(caller: Caller, req: VerifyRequest) -> Message:
         login = faces.verify(store, req, origin_for(caller, req.site), caller.address)
+        if login.purpose == "verify":
+            retention.touch(store, store.site(req.site), req.user)
         return accounts.login(store, store.site(req.site), req.user, "face", login.generation,
                               login.purpose, liveness=req.liveness)
 
@@ -165,6 +176,21 @@ def build(settings: Settings) -> ApiParts:
         origin_for(caller, req.site)
         return passwords.change_password(store, req, caller.address)
 
+    def h_desk_code(caller: Caller, req: DeskCode) -> Message:
+        origin_for(caller, req.site)
+        return desk.redeem(store, req, _scheme_token(caller.authorization, "kiosk"),
+                           caller.address)
+
+    def h_staff_confirm(caller: Caller, req: StaffConfirm) -> Message:
+        origin_for(caller, req.site)
+        return desk.confirm(store, req, _scheme_token(caller.authorization, "kiosk"),
+                            caller.address)
+
+    def h_staff_ticket(caller: Caller, req: StaffTicket) -> Message:
+        origin_for(caller, req.site)
+        return desk.enrol_ticket(store, req, _scheme_token(caller.authorization, "kiosk"),
+                                 caller.address)
+
     choice = str(extra.get("db_inline", "")).strip().lower()
     inline = choice not in ("0", "false", "no")
     posts: dict[str, Post[Any]] = {
@@ -178,6 +204,9 @@ def build(settings: Settings) -> ApiParts:
         "/password/set": Post(PasswordSet, h_password_set),
         "/password/verify": Post(PasswordVerify, h_password_verify),
         "/password/change": Post(PasswordChange, h_password_change),
+        "/kiosk/code": Post(DeskCode, h_desk_code),
+        "/kiosk/staff": Post(StaffConfirm, h_staff_confirm),
+        "/kiosk/enrol-ticket": Post(StaffTicket, h_staff_ticket),
     }
 
     # --- GET endpoints ----------------------------------------------------------------------
@@ -213,6 +242,39 @@ def build(settings: Settings) -> ApiParts:
         auth = request.headers.get("authorization", "")
         return await site_get(request, lambda name: audit_export.export(store, name, auth, fmt))
 
+    async def site_report(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+
+        def work(name: str) -> Response:
+            site = audit_export.admin_site(store, name, auth)
+            return JSONResponse(report.site_report(store, site),
+                                headers={"Cache-Control": "no-store"})
+        return await site_get(request, work)
+
+    async def issue_code(request: Request) -> Response:
+        """The site's backend issues a person's one-time code for its kiosks (admin token):
+        ``{"user": ..., "ttl_seconds": ...}`` -> ``{"code": ..., "expires_at": ...}``."""
+        auth = request.headers.get("authorization", "")
+        try:
+            body = json.loads(await request.body() or b"null")
+            if not isinstance(body, dict) or set(body) - {"user", "ttl_seconds"}:
+                raise ProtocolError("body", "must be {\"user\": ..., \"ttl_seconds\": ...}")
+            user = check_id(body.get("user"), "user")
+            ttl = body.get("ttl_seconds", DESK_CODE_TTL_SECONDS)
+            if not isinstance(ttl, int) or isinstance(ttl, bool) or not 60 <= ttl <= 30 * 86400:
+                raise ProtocolError("ttl_seconds", "must be 60 to 2592000 seconds")
+        except ProtocolError as exc:
+            return error("bad_request", str(exc), exc.field)
+        except ValueError:
+            return error("bad_request", "the body must be JSON", "body")
+
+        def work(name: str) -> Response:
+            site = audit_export.admin_site(store, name, auth)
+            code, expires = desk.issue(store, site, "otp", user=user, ttl=ttl)
+            return JSONResponse({"code": desk.shown(code), "expires_at": int(expires)},
+                                headers={"Cache-Control": "no-store"})
+        return await site_get(request, work)
+
     async def health(request: Request) -> Response:
         ok = await run_in_threadpool(_db_ok, store)
         return JSONResponse({"status": "ok" if ok else "degraded"}, 200 if ok else 503)
@@ -236,7 +298,10 @@ def build(settings: Settings) -> ApiParts:
     async def lifespan(app: Any) -> AsyncIterator[None]:
         await run_in_threadpool(db.migrate, engine)
         app.state.ownface_store = store
+        every = float(extra.get("purge_every_seconds", retention.PURGE_EVERY_SECONDS))
+        purging = asyncio.ensure_future(retention.run_periodically(store, every))
         yield
+        purging.cancel()
         store.raw.dispose()
         engine.dispose()
 
@@ -246,6 +311,8 @@ def build(settings: Settings) -> ApiParts:
         Route("/sites/{site}/notice", notice, methods=["GET"]),
         Route("/sites/{site}/jwks.json", key_set, methods=["GET"]),
         Route("/sites/{site}/audit", audit, methods=["GET"]),
+        Route("/sites/{site}/report", site_report, methods=["GET"]),
+        Route("/sites/{site}/codes", issue_code, methods=["POST"]),
         *(Route(path, endpoint, methods=["POST"]) for path, endpoint in posts.items()),
         Route("/{rest:path}", not_found,
               methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),

@@ -23,6 +23,7 @@ from pyapp.protocol import API_PREFIX
 from server import api, assets, clients, services
 from server.clients import ClientAddress
 from server.headers import SecurityHeaders
+from server.kiosk import KioskPages
 from server.pages import AppPages
 from server.settings import Settings
 from server.static import StaticFiles
@@ -55,8 +56,10 @@ def _app_pages(settings: Settings, parts: api.ApiParts,
                page_values: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
     if parts.store is None:
         return []
-    return AppPages(settings.web_dir, services.build(parts.store), page_values,
-                    settings.face_pipeline).routes()
+    return [*AppPages(settings.web_dir, services.build(parts.store), page_values,
+                      settings.face_pipeline).routes(),
+            *KioskPages(settings.web_dir, parts.store, page_values,
+                        settings.face_pipeline).routes()]
 
 
 def _page_values(settings: Settings) -> Callable[[], dict[str, Any]]:

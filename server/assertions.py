@@ -147,7 +147,7 @@ def verify_assertion(token: str, key_set: Mapping[str, Any], site: str, issuer: 
 
 
 # --- session tokens --------------------------------------------------------------------------
-_METHOD_BYTE = {"face": 1, "pwd": 2}
+_METHOD_BYTE = {"face": 1, "pwd": 2, "otp": 3, "staff": 4}
 _WITHDRAW_ONLY = 0x10  # flag: minted by a withdraw-purpose verify, good for nothing else
 
 

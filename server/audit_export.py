@@ -19,7 +19,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse, Response
 
 from pyapp.errors import Refused
-from server.store import Store
+from server.store import Site, Store
 from server.tables import audit
 
 MAX_EVENTS = 100_000
@@ -54,12 +54,18 @@ def summarise(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def export(store: Store, site_name: str, auth_header: str, fmt: str) -> Response:
+def admin_site(store: Store, site_name: str, auth_header: str) -> Site:
+    """The site, for a request that carries its admin token (401 without one, 403 wrong)."""
     site = store.site(site_name)
     if not auth_header:
         raise Refused("unauthorized")
     if not _authorised(site.admin_token_sha256, auth_header):
         raise Refused("forbidden")
+    return site
+
+
+def export(store: Store, site_name: str, auth_header: str, fmt: str) -> Response:
+    site = admin_site(store, site_name, auth_header)
     with store.engine.connect() as conn:
         rows = conn.execute(select(audit.c.id, audit.c.at, audit.c.event, audit.c.subject,
                                    audit.c.detail).where(audit.c.site_id == site.id)

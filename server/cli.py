@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "site": ("server.sites", "create, list and edit sites (a business's deployment)"),
     "eval": ("pyapp.evaluate", "measure the face pipeline on a labelled photo folder"),
     "demo": ("server.demo", "run the example business page on another origin"),
+    "purge": ("server.retention", "erase templates past their site's retention, expired codes"),
+    "backup": ("server.backup", "copy the database without biometric data (docs/compliance.md)"),
 }
 
 

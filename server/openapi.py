@@ -77,6 +77,8 @@ FIELDS: dict[str, dict[str, Any]] = {
     "error": {"type": "string", "enum": sorted(p.ERRORS)},
     "message": {"type": "string", "maxLength": 500},
     "field": {"type": "string", "maxLength": p.MAX_FIELD_CHARS},
+    "code": {"type": "string", "maxLength": 40,
+             "description": "a desk code: letters and digits, spaces and dashes ignored"},
 }
 # PasswordVerify accepts any length up to the maximum (a wrong one fails like a wrong password)
 _OVERRIDES = {("PasswordVerify", "password"): {"type": "string",
@@ -132,6 +134,12 @@ POSTS: dict[str, tuple[str, str, tuple[int, ...], str]] = {
     "/password/change": ("PasswordChange", "PasswordSaved", (401, 403, 404, 422, 429),
                          "Change the password (session, and the current password or a "
                          "fresh face session)"),
+    "/kiosk/code": ("DeskCode", "Verified", (401, 403, 404, 429),
+                    "A one-time code the business issued, typed at a kiosk (kiosk token)"),
+    "/kiosk/staff": ("StaffConfirm", "Verified", (401, 403, 404, 429),
+                     "A staff member confirms the person at a kiosk (kiosk token)"),
+    "/kiosk/enrol-ticket": ("StaffTicket", "DeskTicket", (401, 403, 404, 429),
+                            "An enrolment ticket for a kiosk, for a staff code (kiosk token)"),
 }
 
 

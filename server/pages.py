@@ -42,7 +42,8 @@ DEMO_SITE = "demo"
 DOCS = {"security.md": "what the protected templates protect, the threats, and the limits",
         "api.md": "the API, the storage, the limits and the keys",
         "widget.md": "embedding the widget in a business's page",
-        "models.md": "the face models and their measured accuracy"}
+        "models.md": "the face models and their measured accuracy",
+        "compliance.md": "each rule (CAC/MPS, PIPL, GDPR, BIPA), how OwnFace meets it, the test"}
 
 
 @dataclass(frozen=True)

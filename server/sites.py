@@ -16,6 +16,17 @@
     ownface site ticket-key NAME          (the key the site's backend makes tickets with)
     ownface site reopen NAME USER         (a user id that had a face or password may be set
                                            up again without a ticket: after checking who asks)
+    ownface site set-retention NAME --days N   (templates unused this long are erased;
+                                                default 365)
+    ownface site set-kiosk NAME [--identity room|code] [--alternative code|staff]
+    ownface site issue-code NAME USER [--hours H]   (a person's one-time code for the kiosk)
+    ownface site staff-code NAME --label WHO [--days D]   (a staff code: confirms people and
+                                                           allows enrolment at the kiosk)
+    ownface site revoke-staff NAME --label WHO
+    ownface site signage NAME [--out DIR] [--base URL]   (A4, A3 signs and a counter card,
+                                                          en and zh, with a QR code)
+    ownface site report NAME [--json]     (people with a template, consents, alternatives,
+                                           PAD policy, retention, the CAC filing threshold)
 
 ``add`` and ``new-admin-token`` print the site's admin token once; only its sha256 is stored.
 A new site's liveness policy is ``passive`` (``passive+active`` for portable-mode kiosk
@@ -38,8 +49,11 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from pyapp.errors import ProtocolError
+from pyapp.errors import ProtocolError, Refused
 from pyapp.protocol import (
+    DESK_CODE_TTL_SECONDS,
+    KIOSK_ALTERNATIVES,
+    KIOSK_IDENTITIES,
     LIVENESS_POLICIES,
     MAX_NOTICE_CHARS,
     STORAGE_MODES,
@@ -244,6 +258,69 @@ def describe(engine: Engine, name: str | None = None) -> list[dict[str, Any]]:
     return out
 
 
+def set_retention(engine: Engine, name: str, days: int) -> None:
+    if not 1 <= days <= 36_500:
+        raise SiteError("retention is 1 to 36500 days")
+    with db.transaction(engine) as conn:
+        conn.execute(update(sites).where(sites.c.id == _site_id(conn, name)).values(
+            retention_days=days))
+
+
+DESK_COMMANDS = ("set-retention", "set-kiosk", "issue-code", "staff-code", "revoke-staff",
+                 "report", "signage")
+
+
+def desk_command(engine: Engine, args: argparse.Namespace) -> str:
+    """The front-desk commands (server.desk, server.report); returns what to print."""
+    from server import desk, keys, report
+    from server.store import Store
+
+    if args.cmd == "set-retention":
+        set_retention(engine, args.name, args.days)
+        return f"templates of {args.name} are kept {args.days} days after their last use"
+    store = Store(engine=engine, keys=keys.load(Settings.from_env()), issuer="ownface")
+    try:
+        site = store.site(args.name)
+    except Refused as exc:
+        raise SiteError(f"no site named {args.name!r}") from exc
+    if args.cmd == "set-kiosk":
+        desk.set_kiosk(engine, site.id, args.identity, args.alternative)
+        now = desk.settings(engine, site.id)
+        return f"kiosks of {site.name}: identity by {now.identity}, alternative {now.alternative}"
+    if args.cmd == "issue-code":
+        check(args.user, "user")
+        code, expires = desk.issue(store, site, "otp", user=args.user, ttl=args.hours * 3600)
+        return (f"one-time code for {args.user} at {site.name} (shown once, valid until "
+                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(expires))}):\n"
+                f"{desk.shown(code)}")
+    if args.cmd == "staff-code":
+        code, expires = desk.issue(store, site, "staff", label=args.label,
+                                   ttl=args.days * 86_400)
+        return (f"staff code {args.label!r} at {site.name} (shown once; confirms people and "
+                f"allows enrolment at the kiosk until "
+                f"{time.strftime('%Y-%m-%d', time.gmtime(expires))}):\n{desk.shown(code)}")
+    if args.cmd == "signage":
+        from server import signage
+
+        try:
+            files = signage.main(site.name, args.out, args.base)
+        except (ValueError, OSError) as exc:
+            raise SiteError(str(exc)) from exc
+        return "\n".join(["signs (print from a browser, portrait, no scaling):",
+                          *(f"  {f}" for f in files)])
+    if args.cmd == "revoke-staff":
+        return f"{desk.revoke_staff(engine, site.id, args.label)} staff codes revoked"
+    found = report.site_report(store, site)
+    return json.dumps(found, indent=2) if args.json else report.render(found)
+
+
+def check(value: str, what: str) -> str:
+    try:
+        return check_id(value, what)
+    except ProtocolError as exc:
+        raise SiteError(str(exc)) from exc
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ownface site", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -274,6 +351,32 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("set-tickets")
     t.add_argument("name")
     t.add_argument("required", choices=("on", "off"))
+    sr = sub.add_parser("set-retention")
+    sr.add_argument("name")
+    sr.add_argument("--days", type=int, required=True)
+    sk = sub.add_parser("set-kiosk")
+    sk.add_argument("name")
+    sk.add_argument("--identity", choices=KIOSK_IDENTITIES)
+    sk.add_argument("--alternative", choices=KIOSK_ALTERNATIVES)
+    ic = sub.add_parser("issue-code")
+    ic.add_argument("name")
+    ic.add_argument("user")
+    ic.add_argument("--hours", type=float, default=DESK_CODE_TTL_SECONDS / 3600)
+    sc = sub.add_parser("staff-code")
+    sc.add_argument("name")
+    sc.add_argument("--label", required=True)
+    sc.add_argument("--days", type=float, default=90.0)
+    rs = sub.add_parser("revoke-staff")
+    rs.add_argument("name")
+    rs.add_argument("--label", required=True)
+    sg = sub.add_parser("signage")
+    sg.add_argument("name")
+    sg.add_argument("--out", type=Path, default=Path("signs"))
+    sg.add_argument("--base", help="the server's public address, where the QR code leads "
+                                   "(default: the public_origin setting)")
+    rp = sub.add_parser("report")
+    rp.add_argument("name")
+    rp.add_argument("--json", action="store_true")
     m = sub.add_parser("set-mode")
     m.add_argument("name")
     m.add_argument("mode", choices=STORAGE_MODES)
@@ -313,6 +416,8 @@ def main(argv: list[str]) -> int:
             print(reopen(engine, args.name, args.user))
         elif args.cmd == "set-tickets":
             set_tickets(engine, args.name, args.required == "on")
+        elif args.cmd in DESK_COMMANDS:
+            print(desk_command(engine, args))
         elif args.cmd == "set-mode":
             set_mode(engine, args.name, args.mode, args.drop_helpers)
         elif args.cmd == "set-liveness":

@@ -50,6 +50,12 @@ sites = Table(
     Column("enrol_tickets", Boolean, nullable=False, server_default=false()),
     # the presentation-attack check the app must run (protocol.LIVENESS_POLICIES)
     Column("liveness", String(16), nullable=False, server_default="passive"),
+    # templates unused this long are erased (server.retention); the notice promises it
+    Column("retention_days", Integer, nullable=False, server_default="365"),
+    # the kiosk: how a person says who they are (room + name, or a code the business gave)
+    # and the equal alternative to the face (a one-time code, or a staff confirmation)
+    Column("kiosk_identity", String(8), nullable=False, server_default="room"),
+    Column("kiosk_alternative", String(8), nullable=False, server_default="code"),
 )
 
 notices = Table(
@@ -96,6 +102,21 @@ used_tickets = Table(
     Column("expires_at", Float, nullable=False, index=True),
 )
 
+# Codes typed at a kiosk (server.desk): a person's one-time code (kind "otp", names the
+# account, the alternative to the face) or a staff code (kind "staff": confirms a person,
+# allows enrolment at the kiosk). Only a keyed digest is stored; a used one-time code is
+# deleted, expired codes are purged.
+desk_codes = Table(
+    "desk_codes", metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("user", String(64), nullable=True),
+    Column("label", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
 consents = Table(
     "consents", metadata,
     Column("id", LargeBinary(16), primary_key=True),
@@ -122,6 +143,9 @@ templates = Table(
     # the face pipeline that made the template (pyapp.protocol.PIPELINES): v1 templates are
     # renewed to v2 after a successful verification
     Column("pipeline", String(8), nullable=False, server_default="v1"),
+    # the last successful face verification (NULL: none since enrolment); retention counts
+    # from here
+    Column("last_used_at", Float, nullable=True),
 )
 
 # Challenge states: FRESH -> EVALUATED -> USED (one evaluation, one verify or enrol).

@@ -69,13 +69,13 @@ class HttpApi:
     def __init__(self, log: SentLog | None = None, kiosk: str | None = None) -> None:
         self.base = str(dom.window.location.origin) + protocol.API_PREFIX
         self.log = log or SentLog()
-        self.kiosk = kiosk  # a portable site's kiosk token: sent with challenges
+        self.kiosk = kiosk  # a portable site's kiosk token: sent with challenges and codes
 
     async def post(self, request: protocol.Message, expect: type[M]) -> M:
         path, _ = protocol.ENDPOINTS[type(request)]
         body = json.dumps(request.to_json())
         headers = {"Content-Type": "application/json"}
-        if self.kiosk and isinstance(request, protocol.ChallengeRequest):
+        if self.kiosk and isinstance(request, protocol.KIOSK_REQUESTS):
             headers["Authorization"] = f"Kiosk {self.kiosk}"
         status: int | None = None
         try:

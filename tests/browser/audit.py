@@ -24,7 +24,7 @@ REQUEST_MESSAGES: tuple[type[protocol.Message], ...] = tuple(
     if isinstance(cls, type) and issubclass(cls, protocol.Message) and cls is not protocol.Message
     and cls.__name__ in {"ConsentGrant", "ChallengeRequest", "EvaluateRequest", "EnrolRequest",
                          "VerifyRequest", "Withdraw", "Erase", "PasswordSet", "PasswordVerify",
-                         "PasswordChange"}
+                         "PasswordChange", "DeskCode", "StaffConfirm", "StaffTicket"}
 )
 
 
