@@ -39,6 +39,8 @@ from pyapp.protocol import (
     EnrolRequest,
     Erase,
     EvaluateRequest,
+    HandoffPut,
+    HandoffTake,
     Message,
     PasswordChange,
     PasswordSet,
@@ -53,13 +55,13 @@ from server import (
     consent,
     db,
     faces,
+    handoff,
     hashing,
     keys,
     limits,
     openapi,
     passwords,
 )
-from server.assertions import jwks
 from server.cors import ApiGate
 from server.endpoints import Caller, Post, refusal
 from server.settings import Settings
@@ -164,6 +166,14 @@ def build(settings: Settings) -> ApiParts:
         origin_for(caller, req.site)
         return passwords.change_password(store, req, caller.address)
 
+    def h_handoff(caller: Caller, req: HandoffPut) -> Message:
+        origin_for(caller, req.site)
+        return handoff.put(store, req, caller.address)
+
+    def h_handoff_take(caller: Caller, req: HandoffTake) -> Message:
+        origin_for(caller, req.site)
+        return handoff.take(store, req)
+
     choice = str(extra.get("db_inline", "")).strip().lower()
     inline = choice not in ("0", "false", "no")
     posts: dict[str, Post[Any]] = {
@@ -177,6 +187,8 @@ def build(settings: Settings) -> ApiParts:
         "/password/set": Post(PasswordSet, h_password_set),
         "/password/verify": Post(PasswordVerify, h_password_verify),
         "/password/change": Post(PasswordChange, h_password_change),
+        "/handoff": Post(HandoffPut, h_handoff),
+        "/handoff/take": Post(HandoffTake, h_handoff_take),
     }
 
     # --- GET endpoints ----------------------------------------------------------------------
@@ -199,9 +211,7 @@ def build(settings: Settings) -> ApiParts:
 
     async def key_set(request: Request) -> Response:
         def work(name: str) -> Response:
-            site = store.site(name)
-            gens = [g for g in (site.key_generation, site.key_generation - 1) if g >= 1]
-            body = jwks([store.keys.signing_key(site.name, g) for g in gens])
+            body = handoff.site_keys(store, store.site(name))
             return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
         return await site_get(request, work)
 

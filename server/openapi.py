@@ -77,6 +77,9 @@ FIELDS: dict[str, dict[str, Any]] = {
     "error": {"type": "string", "enum": sorted(p.ERRORS)},
     "message": {"type": "string", "maxLength": 500},
     "field": {"type": "string", "maxLength": p.MAX_FIELD_CHARS},
+    "handoff": _b64(p.HANDOFF_BYTES),
+    "outcome": {"type": "string", "enum": list(p.HANDOFF_OUTCOMES)},
+    "state": {"type": "string", "enum": list(p.HANDOFF_STATES)},
 }
 # PasswordVerify accepts any length up to the maximum (a wrong one fails like a wrong password)
 _OVERRIDES = {("PasswordVerify", "password"): {"type": "string",
@@ -132,6 +135,10 @@ POSTS: dict[str, tuple[str, str, tuple[int, ...], str]] = {
     "/password/change": ("PasswordChange", "PasswordSaved", (401, 403, 404, 422, 429),
                          "Change the password (session, and the current password or a "
                          "fresh face session)"),
+    "/handoff": ("HandoffPut", "Handoff", (401, 403, 404, 409, 429),
+                 "The widget pop-up's result (an assertion, or cancelled) for its frame"),
+    "/handoff/take": ("HandoffTake", "Handoff", (403, 404),
+                      "The widget frame takes its pop-up's result (once)"),
 }
 
 

@@ -4,7 +4,11 @@
 password) immediately, in the person's language, with no JavaScript needed for the notice
 or the password path: the password forms post here and are answered with a page. The face
 path is Python in the browser (``pyapp.browser.app``), which takes over the same page once
-it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page.
+it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page
+(compact: the choice first, the notice one tap away); with ``popup=1`` it is that widget's
+first-party pop-up instead (docs/widget.md), which hands its result to the frame through
+``server.handoff``. ``/widget/widget.js`` is the business's script, with the widget's part
+of the protocol (``protocol.widget_glue``) written into it.
 
 An enrolment ticket never travels in a URL (query strings end up in access logs and
 Referer headers): the widget puts it after the ``#``, which browsers do not send, the page's
@@ -39,6 +43,7 @@ DOCS_DIR = ROOT / "docs"
 ACTIONS = ("auto", "enrol", "verify")
 FORM = "application/x-www-form-urlencoded"
 DEMO_SITE = "demo"
+WIDGET_PLACEHOLDER = "/* protocol.widget_glue() */ {}"
 DOCS = {"security.md": "what the protected templates protect, the threats, and the limits",
         "api.md": "the API, the storage, the limits and the keys",
         "widget.md": "embedding the widget in a business's page",
@@ -63,6 +68,7 @@ class Context:
     lang: str
     action: str
     embed: str | None  # the embedding page's origin, when shown in the widget
+    popup: bool = False  # the widget's first-party pop-up (the result goes to its frame)
     theme: tuple[tuple[str, str], ...] = ()  # checked theme values (none: the default look)
     ticket: str | None = None  # an enrolment ticket from the site's backend (new accounts)
 
@@ -74,7 +80,8 @@ class Context:
     def link_query(self) -> dict[str, str]:
         """The parameters that recreate this page in a link (never a ticket)."""
         values = {"site": self.site, "user": self.user, "lang": self.lang,
-                  "action": self.action, **({"embed": self.embed} if self.embed else {})}
+                  "action": self.action, **({"embed": self.embed} if self.embed else {}),
+                  **({"popup": "1"} if self.popup else {})}
         return {**values, **{f"theme-{k}": v for k, v in self.theme}}
 
     @property
@@ -88,6 +95,7 @@ class AppPages:
         self.services = services
         self.page_values = page_values
         self.face_pipeline = face_pipeline
+        self.web_dir = web_dir
         self.env = Environment(loader=FileSystemLoader(web_dir / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True)
@@ -97,7 +105,15 @@ class AppPages:
                 Route("/docs/{name}", self.doc, methods=["GET"]),
                 Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
                 Route("/app/password", self.password, methods=["POST"]),
-                Route("/app/theme.css", self.theme_css, methods=["GET"])]
+                Route("/app/theme.css", self.theme_css, methods=["GET"]),
+                Route("/widget/widget.js", self.widget_script, methods=["GET"])]
+
+    async def widget_script(self, request: Request) -> Response:
+        """The business's script, with the widget's part of the protocol written in."""
+        text = (self.web_dir / "widget" / "widget.js").read_text(encoding="utf-8")
+        text = text.replace(WIDGET_PLACEHOLDER, json.dumps(protocol.widget_glue()), 1)
+        return Response(text, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
     async def theme_css(self, request: Request) -> Response:
         return Response(theme.stylesheet(theme.parse(request.query_params)),
@@ -137,14 +153,17 @@ class AppPages:
             protocol.check_origin(embed, "embed")
             if embed not in self.services.origins(site):
                 raise ProtocolError("embed", "this page may not be embedded there")
+        popup = values.get("popup") or None
+        if popup not in (None, "1") or (popup and embed is None):
+            raise ProtocolError("popup", "must be 1, and only with embed")
         ticket = values.get("ticket") or None
         if ticket is not None and not form:
             raise ProtocolError("ticket", "belongs after the # of the address (...#ticket=...), "
                                           "never in its query, which servers log")
         if ticket is not None:
             protocol.b64decode(ticket, "ticket", protocol.TICKET_BYTES)
-        return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()),
-                       ticket)
+        return Context(site, user, lang, action, embed, bool(popup),
+                       tuple(theme.parse(values).items()), ticket)
 
     # --- pages ---------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -206,6 +225,16 @@ class AppPages:
                      "password": password, **({"ticket": ctx.ticket} if ctx.ticket else {})})
                 await run_in_threadpool(self.services.password_set, saved, address, origin)
                 outcome = {"ok": True, "kind": "set"}
+                # a new password signs its holder in: the business gets "verified" as well
+                req = protocol.PasswordVerify.parse(
+                    {"v": protocol.VERSION, "site": ctx.site, "user": ctx.user,
+                     "password": password})
+                verified = await run_in_threadpool(self.services.password_verify, req,
+                                                   address, origin)
+                if verified is not None:
+                    outcome["emit"] = {"type": "verified", "method": verified.method,
+                                       "assertion": verified.assertion}
+                    outcome["session"] = protocol.b64encode(verified.session)
         except ProtocolError as exc:
             outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc),
                        "code": "bad_request"}
@@ -244,6 +273,8 @@ class AppPages:
                                  "notice_language": notice.language,
                                  "mode": notice.storage_mode,
                                  "pipeline": self.face_pipeline}),
+            widget_data=json.dumps({**protocol.widget_glue(), "popup": ctx.popup})
+            if ctx.embed else None,
             other_language=i18n.text(other, "language_name"))
         return HTMLResponse(html, headers=self.frame_headers(ctx))
 
