@@ -71,6 +71,7 @@ class Context:
     popup: bool = False  # the widget's first-party pop-up (the result goes to its frame)
     theme: tuple[tuple[str, str], ...] = ()  # checked theme values (none: the default look)
     ticket: str | None = None  # an enrolment ticket from the site's backend (new accounts)
+    nonce: str | None = None  # the widget's nonce, carried through a form post (never a URL)
 
     @property
     def theme_query(self) -> str:
@@ -87,7 +88,8 @@ class Context:
     @property
     def query(self) -> dict[str, str]:
         """The fields the page's forms post back (the ticket travels in their bodies)."""
-        return {**self.link_query, **({"ticket": self.ticket} if self.ticket else {})}
+        return {**self.link_query, **({"ticket": self.ticket} if self.ticket else {}),
+                **({"nonce": self.nonce} if self.nonce else {})}
 
 class AppPages:
     def __init__(self, web_dir: Path, services: Services,
@@ -162,8 +164,11 @@ class AppPages:
                                           "never in its query, which servers log")
         if ticket is not None:
             protocol.b64decode(ticket, "ticket", protocol.TICKET_BYTES)
+        nonce = values.get("nonce") or None if form and embed else None
+        if nonce is not None and not protocol.WIDGET_NONCE.fullmatch(nonce):
+            raise ProtocolError("nonce", "is not a widget nonce")
         return Context(site, user, lang, action, embed, bool(popup),
-                       tuple(theme.parse(values).items()), ticket)
+                       tuple(theme.parse(values).items()), ticket, nonce)
 
     # --- pages ---------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
@@ -273,7 +278,8 @@ class AppPages:
                                  "notice_language": notice.language,
                                  "mode": notice.storage_mode,
                                  "pipeline": self.face_pipeline}),
-            widget_data=json.dumps({**protocol.widget_glue(), "popup": ctx.popup})
+            widget_data=json.dumps({**protocol.widget_glue(), "popup": ctx.popup,
+                                    "given": ctx.nonce})
             if ctx.embed else None,
             other_language=i18n.text(other, "language_name"))
         return HTMLResponse(html, headers=self.frame_headers(ctx))

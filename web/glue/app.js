@@ -32,7 +32,9 @@ const b64url = /^[A-Za-z0-9_-]+$/;
 const given = (name) => (b64url.test(fragment.get(name) || "") ? fragment.get(name) : null);
 const ticket = given("ticket") || context.ticket;
 const nonceShape = widget ? new RegExp(`^(?:${widget.nonce})$`) : null;
-const nonce = framed && nonceShape.test(fragment.get("nonce") || "") ? fragment.get("nonce") : null;
+// (after a password form's round trip, the server gives it back: it travelled in the form)
+const nonceGiven = fragment.get("nonce") || (widget && widget.given) || "";
+const nonce = framed && nonceShape.test(nonceGiven) ? nonceGiven : null;
 // a frame talks only to the page the server allowed, and only if that page embeds it
 const ancestors = location.ancestorOrigins;
 const parentOk = framed && nonce !== null && (!ancestors || ancestors[0] === parentOrigin);
@@ -44,11 +46,12 @@ if (inPopup) {  // first-party storage: it survives the password form's round tr
 if (ticket) {
   context.ticket = ticket;
   document.getElementById("ownface-context").textContent = JSON.stringify(context);
-  for (const form of document.querySelectorAll("form.password-form")) {
-    if (!form.elements.namedItem("ticket")) {
-      const input = Object.assign(document.createElement("input"),
-        { type: "hidden", name: "ticket", value: ticket });
-      form.append(input);
+}
+for (const [name, value] of [["ticket", ticket], ["nonce", nonce]]) {
+  for (const form of value ? document.querySelectorAll("form.password-form") : []) {
+    if (!form.elements.namedItem(name)) {
+      form.append(Object.assign(document.createElement("input"),
+        { type: "hidden", name, value }));
     }
   }
 }
