@@ -29,7 +29,12 @@ from server.demo import create_backend, fetch_jwks  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.shop import create_shop  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
-from tests.browser.screens import walk_face, walk_pages  # noqa: E402
+from tests.browser.screens import (  # noqa: E402
+    WIDGET_SIZES,
+    walk_face,
+    walk_pages,
+    walk_widget,
+)
 from tests.browser.y4m import write_y4m  # noqa: E402
 
 LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
@@ -87,12 +92,12 @@ def main(argv: list[str] | None = None) -> int:
                 walk_face(origin, lang, f"screens-face-{lang}", page, shoot(lang),
                           faceless=False)
                 b.close()
-            b = browser(grey, "--disable-features=TrackingProtection3pcd")
-            page = b.new_page(viewport={"width": 1000, "height": 1100})
-            page.goto(f"{shop_origin}/?user=shop-{lang}&lang={lang}")
-            page.frame_locator("ownface-verify iframe").locator("#choose-face").wait_for()
-            page.wait_for_timeout(1500)
-            shoot(lang)("widget-in-shop", page)
+            b = browser(grey)  # Chromium's default settings: the frame offers the pop-up
+            context = b.new_context()
+            picture = shoot(lang)
+            for size in WIDGET_SIZES:
+                walk_widget(origin, shop_origin, lang, f"shop-{lang}-{size}", context, size,
+                            lambda name, page, _document, at=picture: at(name, page))
             b.close()
     for path in written:
         print(path.relative_to(ROOT))

@@ -104,9 +104,9 @@ EN: dict[str, str] = {
     "use_face_popup_note": "Opens OwnFace's own window, where your face is processed on this "
                            "device only.",
     "popup_heading": "Continue in the OwnFace window",
-    "popup_waiting": "Verify in the window that opened. This box updates when you are done.",
-    "popup_blocked": "Your browser blocked the OwnFace window. Allow pop-ups for this site "
-                     "and try again, or use a password.",
+    "popup_waiting": "Verify in the OwnFace window. This box updates when you are done. No "
+                     "window? Your browser may have blocked it: allow pop-ups for this site, "
+                     "then open it again.",
     "popup_open_again": "Open the window again",
     "popup_cancel": "Cancel",
     "popup_verified": "Verified. You are signed in to {site}.",
@@ -197,8 +197,8 @@ ZH: dict[str, str] = {
     "privacy_details": "隐私详情",
     "use_face_popup_note": "将打开 OwnFace 自己的窗口，您的面部信息只在本设备上处理。",
     "popup_heading": "请在 OwnFace 窗口中继续",
-    "popup_waiting": "请在新打开的窗口中完成验证。完成后此处会自动更新。",
-    "popup_blocked": "浏览器阻止了 OwnFace 窗口。请允许本网站弹出窗口后重试，或改用密码。",
+    "popup_waiting": "请在 OwnFace 窗口中完成验证，完成后此处会自动更新。没有看到窗口？浏览器可能"
+                     "阻止了它：请允许本网站弹出窗口，然后重新打开。",
     "popup_open_again": "重新打开窗口",
     "popup_cancel": "取消",
     "popup_verified": "验证成功。您已登录 {site}。",

@@ -11,7 +11,7 @@ nonce the business's page chose, become events.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,38 +20,15 @@ import pytest
 
 from pyapp import host, protocol
 from pyapp.face.frame import photo_frame
-from server import db, defaults, keys, sites
-from server.demo import create_backend, fetch_jwks
-from server.settings import Settings
-from server.shop import create_shop
 from tests.browser.audit import NetworkAudit
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import SHOP_SITE, LiveServer
 
 # Chromium here ships "third-party cookie deprecation", which also denies storage to frames
 # of other sites. This flag gives what browsers that allow it do (storage partitioned by the
 # embedding site); docs/widget.md says so.
 ALLOW_FRAME_STORAGE = ("--disable-features=TrackingProtection3pcd",)
 SETTINGS = {"default": (), "frame-storage": ALLOW_FRAME_STORAGE}
-SHOP_SITE = "shop"
 WAIT = 180_000  # Python and the models load in the pop-up or frame (a busy machine: slow)
-
-
-@pytest.fixture(scope="module")
-def shop(live_server: LiveServer, demo_port: int, app_settings: Settings) -> Iterator[str]:
-    """The Example Shop on its own origin, for a site that requires enrolment tickets: every
-    first face or password below goes through the ticket its page gives the widget."""
-    shop_origin = f"http://localhost:{demo_port}"
-    engine = db.make_engine(app_settings.database)
-    sites.add_site(engine, SHOP_SITE, [live_server.url, shop_origin], enrol_tickets=True)
-    for language, text in defaults.NOTICES.items():
-        sites.set_notice(engine, SHOP_SITE, language, text)
-    engine.dispose()
-    backend = create_backend(SHOP_SITE, live_server.url,
-                             lambda: fetch_jwks(live_server.url, SHOP_SITE))
-    ticket_key = keys.load(app_settings).ticket_key(SHOP_SITE)
-    with LiveServer(create_shop(live_server.url, SHOP_SITE, backend, ticket_key=ticket_key),
-                    demo_port):
-        yield shop_origin
 
 
 def widget_frame(page: Any) -> Any:
@@ -205,6 +182,27 @@ def test_a_new_password_and_a_password_sign_in_reach_the_business_backend(
     height = page.evaluate("document.querySelector('ownface-verify').shadowRoot"
                            ".querySelector('iframe').getBoundingClientRect().height")
     assert 150 < height < 900
+    browser.close()
+    audit.check()
+
+
+@pytest.mark.browser
+def test_a_business_can_keep_the_face_path_in_the_pop_up(
+        shop: str, browser_type: Any, browser_type_launch_args: dict[str, Any],
+        audit: NetworkAudit) -> None:
+    """face="popup": even where the frame could run it (one template store per person)."""
+    args = [*browser_type_launch_args["args"], *ALLOW_FRAME_STORAGE]
+    browser = browser_type.launch(**{**browser_type_launch_args, "args": args})
+    context = browser.new_context()
+    audit.attach(context)
+    page = context.new_page()
+    page.goto(f"{shop}/?user=gina")
+    ready(page, "frame")
+    page.evaluate("document.querySelector('ownface-verify').setAttribute('face', 'popup')")
+    ready(page, "popup")
+    with context.expect_page(timeout=30_000) as opened:
+        widget_frame(page).locator("#choose-face").click()
+    assert "popup=1" in opened.value.url
     browser.close()
     audit.check()
 

@@ -40,7 +40,10 @@ const ancestors = location.ancestorOrigins;
 const parentOk = framed && nonce !== null && (!ancestors || ancestors[0] === parentOrigin);
 let handoff = null;
 if (inPopup) {  // first-party storage: it survives the password form's round trip
-  if (given("handoff")) sessionStorage.setItem("ownface/handoff", given("handoff"));
+  if (given("handoff")) {
+    sessionStorage.setItem("ownface/handoff", given("handoff"));
+    location.replace("#face");  // the person chose their face in the widget already
+  }
   handoff = sessionStorage.getItem("ownface/handoff");
 }
 if (ticket) {
@@ -128,14 +131,12 @@ function openPopup() {
   query.set("popup", "1");
   const after = new URLSearchParams({ handoff: key });
   if (ticket) after.set("ticket", ticket);
-  const opened = window.open(`${location.pathname}?${query}#${after}`, "ownface-popup",
+  // (no handle to look at: cross-origin isolation on both sides severs the pop-up from its
+  // opener, so window.open answers null whether it opened or was blocked; the waiting text
+  // says what to do when no window appeared)
+  window.open(`${location.pathname}?${query}#${after}`, "ownface-popup",
     "popup,width=520,height=760");
   if (location.hash !== "#popup") location.hash = "#popup";
-  if (!opened) {
-    say("popup-status", "blocked");
-    emit("fallback", { reason: "popup_blocked" });
-    return;
-  }
   say("popup-status", "waiting");
   awaitPopup(key, mine);
 }
@@ -235,9 +236,10 @@ function progress(what, percent) {
   bar.value = Math.max(Number(bar.value), percent);
 }
 const megabytes = (bytes) => (bytes / 1e6).toFixed(1);
+const popupAlways = fragment.get("face") === (widget && widget.paths[1]);  // face="popup"
 document.addEventListener("ownface:loading", ({ detail }) => {
   if (detail.stage === "usable") {
-    if (framed) decided(widget.paths[0]);
+    if (framed) decided(widget.paths[popupAlways ? 1 : 0]);
     return;
   }
   if (detail.stage === "unavailable" && framed) {  // the pop-up can: it is first-party

@@ -31,7 +31,7 @@
   }
 
   class OwnFaceVerify extends HTMLElement {
-    static observedAttributes = ["site", "user", "lang", "action", "ticket"];
+    static observedAttributes = ["site", "user", "lang", "action", "ticket", "face"];
 
     connectedCallback() {
       if (!this.shadowRoot) {
@@ -40,11 +40,6 @@
         sheet.replaceSync(":host{display:block;min-width:0}iframe{display:block;width:100%;" +
           "border:0;height:16rem;color-scheme:normal}");
         root.adoptedStyleSheets = [sheet];
-        this.frame = document.createElement("iframe");
-        this.frame.allow = "camera; cross-origin-isolated";
-        this.frame.title = this.getAttribute("title") || "Identity verification";
-        this.frame.addEventListener("error", () => this.fire("error", { reason: "load" }));
-        root.append(this.frame);
         this.onMessage = (event) => this.receive(event);
       }
       window.addEventListener("message", this.onMessage);
@@ -57,7 +52,7 @@
     }
 
     attributeChangedCallback() {
-      if (this.frame) this.load();
+      if (this.shadowRoot) this.load();
     }
 
     load() {
@@ -77,14 +72,26 @@
         if (value) query.set(`theme-${name}`, value);
       }
       const ticket = this.getAttribute("ticket");
+      const face = this.getAttribute("face");  // "popup": always OwnFace's own window
       const page = `${ownface}/app/?${query}`;
-      if (this.page === page && this.ticket === ticket) return;
+      if (this.page === page && this.ticket === ticket && this.face === face) return;
       this.page = page;
       this.ticket = ticket;
-      this.nonce = nonce();  // a new frame document, a new nonce
+      this.face = face;
+      // a new frame each time: a new document (only the fragment would differ otherwise,
+      // which a browser takes as a jump within the same document), with a new nonce
+      const frame = document.createElement("iframe");
+      frame.allow = "camera; cross-origin-isolated";
+      frame.title = this.getAttribute("title") || "Identity verification";
+      frame.addEventListener("error", () => this.fire("error", { reason: "load" }));
+      this.nonce = nonce();
       const after = new URLSearchParams({ nonce: this.nonce });
       if (ticket) after.set("ticket", ticket);
-      this.frame.src = `${page}#${after}`;
+      if (face === PROTOCOL.paths[1]) after.set("face", face);
+      frame.src = `${page}#${after}`;
+      if (this.frame) this.frame.replaceWith(frame);
+      else this.shadowRoot.append(frame);
+      this.frame = frame;
       clearTimeout(this.timer);  // the app reports its size as soon as it has rendered
       this.timer = setTimeout(() => this.fire("error", { reason: "timeout" }), 20000);
     }
