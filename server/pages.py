@@ -174,9 +174,19 @@ class AppPages:
     async def page(self, request: Request) -> Response:
         try:
             ctx = self.context(request.query_params, request.headers.get("accept-language"))
+            self.check_popup(request, ctx)
         except ProtocolError as exc:
             return self.problem(request, "bad_link", str(exc), 400)
         return await self.render(request, ctx, screen="choice")
+
+    @staticmethod
+    def check_popup(request: Request, ctx: Context) -> None:
+        """A pop-up hands its result to whoever knows the secret after its ``#``: only an
+        OwnFace page (the widget's frame) may open one, never another site's page, which
+        would choose the secret itself and collect the person's assertion. Browsers say
+        who started a navigation in ``Sec-Fetch-Site``, and scripts cannot change it."""
+        if ctx.popup and request.headers.get("sec-fetch-site") != "same-origin":
+            raise ProtocolError("popup", "opens only from the widget (use the business's page)")
 
     async def read_form(self, request: Request) -> dict[str, str]:
         """An HTML form post (urlencoded), size-capped like every other request body."""
@@ -201,6 +211,7 @@ class AppPages:
             return self.problem(request, "bad_link", str(exc), 400)
         try:
             ctx = self.context(form, request.headers.get("accept-language"), form=True)
+            self.check_popup(request, ctx)
             kind = form.get("kind")
             if kind not in {"verify", "set"}:
                 raise ProtocolError("kind", "must be verify or set")

@@ -202,7 +202,20 @@ def test_a_business_can_keep_the_face_path_in_the_pop_up(
     ready(page, "popup")
     with context.expect_page(timeout=30_000) as opened:
         widget_frame(page).locator("#choose-face").click()
-    assert "popup=1" in opened.value.url
+    popup = opened.value
+    assert "popup=1" in popup.url
+    popup.wait_for_selector("#popup-cancel:not([hidden])")  # opened by the frame: accepted
+    popup.click("#popup-cancel")
+    page.wait_for_function("() => document.getElementById('events').textContent"
+                           ".includes('event: cancelled')", timeout=30_000)
+    # the same address opened by another site's page is refused (it would choose the secret)
+    other = context.new_page()
+    other.goto(f"{shop}/shop.css")
+    with context.expect_page(timeout=30_000) as opened:
+        other.evaluate("(url) => window.open(url + '#handoff=' + 'A'.repeat(43))",
+                       popup.url.split("#")[0])
+    opened.value.wait_for_load_state()
+    assert opened.value.locator("#ownface-app").count() == 0
     browser.close()
     audit.check()
 

@@ -80,13 +80,27 @@ def test_the_widget_is_compact_and_knows_the_widget_protocol(client: TestClient)
     assert "<summary>Privacy details</summary>" in framed  # and the request log too
     assert 'id="popup"' in framed and "data-popup-note=" in framed
     glue = json.loads(framed.split('id="ownface-widget">')[1].split("</script>")[0])
-    assert glue == {**protocol.widget_glue(), "popup": False}
-    popup = client.get(f"/app/?site=demo&user=alice&embed={SHOP}&popup=1").text
+    assert glue == {**protocol.widget_glue(), "popup": False, "given": None}
+    popup = client.get(f"/app/?site=demo&user=alice&embed={SHOP}&popup=1",
+                       headers={"Sec-Fetch-Site": "same-origin"}).text
     assert 'class="app popup"' in popup and 'id="popup-cancel"' in popup
     assert '<article class="notice"' in popup  # a whole page: the notice in full
     assert 'id="popup"' not in popup
     page = client.get("/app/?site=demo&user=alice").text
     assert 'id="ownface-widget"' not in page and "compact" not in page
+
+
+@pytest.mark.parametrize("started_by", [None, "cross-site", "same-site", "none"])
+def test_only_an_ownface_page_opens_the_pop_up(client: TestClient, started_by: str | None
+                                               ) -> None:
+    """Another site's page opening the pop-up would choose its hand-off secret itself."""
+    headers = {"Sec-Fetch-Site": started_by} if started_by else {}
+    r = client.get(f"/app/?site=demo&user=alice&embed={SHOP}&popup=1", headers=headers)
+    assert r.status_code == 400 and "popup" in r.text
+    r = client.post("/app/password", data=form(kind="verify", password="x" * 10,
+                                               embed=SHOP, popup="1"),
+                    headers={"Origin": ORIGIN, **headers})
+    assert r.status_code == 400 and "data-emit" not in r.text
 
 
 def test_the_widget_script_carries_the_widget_protocol(client: TestClient) -> None:
