@@ -36,8 +36,9 @@ from tests.browser.screens import (  # noqa: E402
     walk_widget,
 )
 from tests.browser.y4m import write_y4m  # noqa: E402
+from tests.conftest import SHARED_DATA  # noqa: E402
 
-LFW = ROOT.parent / "shared" / "data" / "lfw-dev"
+LFW = SHARED_DATA / "lfw-dev"  # (OWNFACE_SHARED_DATA, as the tests read it)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ class Seen:
 
 
 FORM_PATH = "/app/password"  # the password path's plain HTML form (works without script)
-FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password", "ticket", "nonce", "popup",
+FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password", "ticket",
+               "nonce", "popup",
                *(f"theme-{n}" for n in ("accent", "accent-text", "text", "muted", "background",
                                         "surface", "radius"))}
 
