@@ -36,13 +36,16 @@ from server.shop import create_shop  # noqa: E402
 from server.signage import SIZES  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS, LiveServer, free_port  # noqa: E402
 from tests.browser.screens import (  # noqa: E402
+    WIDGET_SIZES,
     add_pad_site,
     attack_frame,
     walk_face,
     walk_pages,
     walk_refused,
+    walk_widget,
 )
 from tests.browser.y4m import write_y4m  # noqa: E402
+from tests.conftest import SHARED_DATA  # noqa: E402
 
 VIEWPORTS = {"laptop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 from tests.browser.desk import DeskSite, desk_site  # noqa: E402
@@ -92,6 +95,7 @@ def kiosk_screens(b: Any, origin: str, site: DeskSite, lang: str, at: Any, out: 
         pdf = page.pdf(prefer_css_page_size=True, print_background=True)
         (out / f"{lang}-sign-{size}.pdf").write_bytes(pdf)
     page.close()
+LFW = SHARED_DATA / "lfw-dev"  # (OWNFACE_SHARED_DATA, as the tests read it)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             page.frame_locator("ownface-verify iframe").locator("#choose-face").wait_for()
             page.wait_for_timeout(1500)
             shoot(lang)("widget-in-shop", page)
+            b = browser(grey)  # Chromium's default settings: the frame offers the pop-up
+            context = b.new_context()
+            picture = shoot(lang)
+            for size in WIDGET_SIZES:
+                walk_widget(origin, shop_origin, lang, f"shop-{lang}-{size}", context, size,
+                            lambda name, page, _document, at=picture: at(name, page))
             b.close()
     for path in written:
         print(path.relative_to(ROOT))

@@ -111,6 +111,18 @@ EN: dict[str, str] = {
     "sent_note": "Every request this page made, and what each one carried. None contains a "
                  "picture of you or a description of your face.",
     "sent_empty": "Nothing has been sent yet.",
+    "use_face_popup_note": "Opens OwnFace's own window, where your face is processed on this "
+                           "device only.",
+    "popup_heading": "Continue in the OwnFace window",
+    "popup_waiting": "Verify in the OwnFace window. This box updates when you are done. No "
+                     "window? Your browser may have blocked it: allow pop-ups for this site, "
+                     "then open it again.",
+    "popup_open_again": "Open the window again",
+    "popup_cancel": "Cancel",
+    "popup_verified": "Verified. You are signed in to {site}.",
+    "popup_banner": "OwnFace window for {site}",
+    "popup_done": "Done. This window closes now; return to {site}.",
+    "popup_cancelled": "Cancelled. This window closes now.",
     "switch_language": "中文",
     "unknown_site": "This verification page is not set up for that site.",
     "bad_link": "This link is not valid: {what}.",
@@ -202,6 +214,16 @@ ZH: dict[str, str] = {
     "sent_heading": "离开本设备的数据",
     "sent_note": "本页面发出的每一个请求及其内容。其中没有您的照片，也没有您面部特征的描述。",
     "sent_empty": "尚未发送任何数据。",
+    "use_face_popup_note": "将打开 OwnFace 自己的窗口，您的面部信息只在本设备上处理。",
+    "popup_heading": "请在 OwnFace 窗口中继续",
+    "popup_waiting": "请在 OwnFace 窗口中完成验证，完成后此处会自动更新。没有看到窗口？浏览器可能"
+                     "阻止了它：请允许本网站弹出窗口，然后重新打开。",
+    "popup_open_again": "重新打开窗口",
+    "popup_cancel": "取消",
+    "popup_verified": "验证成功。您已登录 {site}。",
+    "popup_banner": "{site} 的 OwnFace 窗口",
+    "popup_done": "完成。此窗口即将关闭，请返回 {site}。",
+    "popup_cancelled": "已取消。此窗口即将关闭。",
     "switch_language": "English",
     "unknown_site": "此验证页面尚未为该网站设置。",
     "bad_link": "此链接无效：{what}。",

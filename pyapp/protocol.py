@@ -19,6 +19,8 @@ Flows (all under ``API_PREFIX``):
              POST password/verify    PasswordVerify  -> Verified
              POST password/change    PasswordChange  -> PasswordSaved
 * erase:     POST erase              Erase           -> Erased  (everything about one user)
+* pop-up:    POST handoff            HandoffPut      -> Handoff  (the widget's pop-up's result)
+             POST handoff/take       HandoffTake     -> Handoff  (the frame that opened it asks)
 * public:    GET  sites/{site}/notice?lang=xx        -> Notice
              GET  sites/{site}/jwks.json             -> the site's assertion keys (JWK set)
 * admin:     GET  sites/{site}/audit?format=json|csv (Authorization: Bearer <admin token>)
@@ -112,6 +114,24 @@ TICKET_LABEL = b"OwnFace/1 enrolment ticket"
 ASSERTION_TTL_SECONDS = 120
 REAUTH_SECONDS = 300  # a face session this fresh may change a password without the old one
 
+# --- the widget: the business's page, the OwnFace frame in it, and the OwnFace pop-up --------
+# The glue gets all of this from ``widget_glue()`` (rendered into the frame's page and into
+# widget.js by the server); JavaScript repeats none of it.
+WIDGET_SOURCE = "ownface"  # every message between the frame and the business's page says so
+# the events the business's page hears (docs/widget.md); "resize" only sizes the frame
+WIDGET_EVENTS: tuple[str, ...] = ("ready", "verified", "cancelled", "fallback", "error",
+                                  "declined", "withdrawn")
+WIDGET_RESIZE = "resize"
+# where the face path runs, as "ready" tells the page: in the frame (it has storage and is
+# cross-origin isolated), or in a first-party OwnFace pop-up (it is not)
+FACE_PATHS: tuple[str, ...] = ("frame", "popup")
+WIDGET_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")  # chosen by the business's page
+HANDOFF_BYTES = 32  # the frame's secret that names one pop-up's result
+HANDOFF_SECONDS = 600  # how long a frame waits for its pop-up, and a result is kept
+HANDOFF_POLL_MS = 1500  # how often the waiting frame asks
+HANDOFF_OUTCOMES: tuple[str, ...] = ("verified", "cancelled")
+HANDOFF_STATES: tuple[str, ...] = ("pending", *HANDOFF_OUTCOMES)
+
 # --- refusals: error code -> (HTTP status, message) -----------------------------------------
 ERRORS: dict[str, tuple[int, str]] = {
     "bad_request": (400, "The request is malformed."),
@@ -147,6 +167,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unsupported_media_type": (415, "Send JSON (Content-Type: application/json)."),
     "weak_password": (422, "The password is too weak."),
     "rate_limited": (429, "Too many requests from this address; try again later."),
+    "handoff_used": (409, "This pop-up's result was already handed over."),
 }
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -837,6 +858,68 @@ class DeskTicket(Message):
     def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
         return {"ticket": b64decode(d["ticket"], "ticket", TICKET_BYTES),
                 "expires_at": _timestamp(d["expires_at"], "expires_at")}
+@dataclass(frozen=True, repr=False)
+class HandoffPut(Message):
+    """The pop-up's result for the widget frame that opened it: the assertion of a
+    verification, or that the person cancelled. ``handoff`` is the frame's secret, which the
+    pop-up got after the ``#`` of its address; the server keeps only its sha256."""
+
+    KIND: ClassVar[str] = "handoff"
+    site: str
+    handoff: bytes
+    outcome: str
+    assertion: str | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name == "assertion"
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        outcome = _choice(d["outcome"], "outcome", HANDOFF_OUTCOMES)
+        assertion = d.get("assertion")
+        if (assertion is None) != (outcome == "cancelled"):
+            raise ProtocolError("assertion", "comes with a verified outcome, and only then")
+        return {"site": check_id(d["site"], "site"),
+                "handoff": b64decode(d["handoff"], "handoff", HANDOFF_BYTES),
+                "outcome": outcome,
+                "assertion": None if assertion is None else _assertion(assertion)}
+
+
+@dataclass(frozen=True, repr=False)
+class HandoffTake(Message):
+    """The frame asks for its pop-up's result (given once, then forgotten)."""
+
+    KIND: ClassVar[str] = "handoff take"
+    site: str
+    handoff: bytes
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        return {"site": check_id(d["site"], "site"),
+                "handoff": b64decode(d["handoff"], "handoff", HANDOFF_BYTES)}
+
+
+@dataclass(frozen=True, repr=False)
+class Handoff(Message):
+    """Where a pop-up's result stands: ``pending``, or its outcome (with the assertion and
+    its method when verified)."""
+
+    KIND: ClassVar[str] = "handoff state"
+    state: str
+    method: str | None = None
+    assertion: str | None = None
+
+    @classmethod
+    def _optional(cls, name: str) -> bool:
+        return name in ("method", "assertion")
+
+    @classmethod
+    def _convert(cls, d: Mapping[str, Any]) -> dict[str, Any]:
+        method, assertion = d.get("method"), d.get("assertion")
+        return {"state": _choice(d["state"], "state", HANDOFF_STATES),
+                "method": None if method is None else _choice(method, "method", METHODS),
+                "assertion": None if assertion is None else _assertion(assertion)}
 
 
 # Every message class, by name: the OpenAPI schema and the docs are generated from this.
@@ -845,6 +928,8 @@ MESSAGES: tuple[type[Message], ...] = (
     Evaluation, EnrolRequest, Enrolled, VerifyRequest, Verified, Withdraw, Withdrawn, Erase,
     Erased, PasswordSet, PasswordVerify, PasswordChange, PasswordSaved, ErrorBody,
     DeskCode, StaffConfirm, StaffTicket, DeskTicket,
+    Erased, PasswordSet, PasswordVerify, PasswordChange, PasswordSaved, HandoffPut,
+    HandoffTake, Handoff, ErrorBody,
 )
 
 
@@ -863,9 +948,25 @@ ENDPOINTS: dict[type[Message], tuple[str, type[Message]]] = {
     DeskCode: ("kiosk/code", Verified),
     StaffConfirm: ("kiosk/staff", Verified),
     StaffTicket: ("kiosk/enrol-ticket", DeskTicket),
+    HandoffPut: ("handoff", Handoff),
+    HandoffTake: ("handoff/take", Handoff),
 }
 # requests a portable site's kiosk sends with its kiosk token (Authorization: Kiosk <token>)
 KIOSK_REQUESTS: tuple[type[Message], ...] = (ChallengeRequest, DeskCode, StaffConfirm,
                                              StaffTicket)
 NOTICE_PATH = "sites/{site}/notice"  # GET ?lang=<language> -> Notice
 JWKS_PATH = "sites/{site}/jwks.json"  # GET -> the site's JWK set
+
+
+def widget_glue() -> dict[str, Any]:
+    """What the widget's glue (widget.js on the business's page, the frame's and the
+    pop-up's app.js) needs to know of the protocol, as JSON: the message source and kinds,
+    the nonce's shape, and the hand-off between pop-up and frame (paths, sizes, timing; the
+    bodies are ``HandoffPut`` and ``HandoffTake``)."""
+    return {"v": VERSION, "source": WIDGET_SOURCE, "events": list(WIDGET_EVENTS),
+            "resize": WIDGET_RESIZE, "paths": list(FACE_PATHS),
+            "nonce": WIDGET_NONCE.pattern,
+            "handoff": {"put": f"{API_PREFIX}/{ENDPOINTS[HandoffPut][0]}",
+                        "take": f"{API_PREFIX}/{ENDPOINTS[HandoffTake][0]}",
+                        "bytes": HANDOFF_BYTES, "seconds": HANDOFF_SECONDS,
+                        "poll_ms": HANDOFF_POLL_MS, "states": list(HANDOFF_STATES)}}

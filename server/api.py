@@ -43,6 +43,8 @@ from pyapp.protocol import (
     EnrolRequest,
     Erase,
     EvaluateRequest,
+    HandoffPut,
+    HandoffTake,
     Message,
     PasswordChange,
     PasswordSet,
@@ -60,6 +62,7 @@ from server import (
     db,
     desk,
     faces,
+    handoff,
     hashing,
     keys,
     limits,
@@ -68,7 +71,6 @@ from server import (
     report,
     retention,
 )
-from server.assertions import jwks
 from server.cors import ApiGate
 from server.endpoints import Caller, Post, refusal
 from server.settings import Settings
@@ -190,6 +192,13 @@ def build(settings: Settings) -> ApiParts:
         origin_for(caller, req.site)
         return desk.enrol_ticket(store, req, _scheme_token(caller.authorization, "kiosk"),
                                  caller.address)
+    def h_handoff(caller: Caller, req: HandoffPut) -> Message:
+        origin_for(caller, req.site)
+        return handoff.put(store, req, caller.address)
+
+    def h_handoff_take(caller: Caller, req: HandoffTake) -> Message:
+        origin_for(caller, req.site)
+        return handoff.take(store, req)
 
     choice = str(extra.get("db_inline", "")).strip().lower()
     inline = choice not in ("0", "false", "no")
@@ -207,6 +216,8 @@ def build(settings: Settings) -> ApiParts:
         "/kiosk/code": Post(DeskCode, h_desk_code),
         "/kiosk/staff": Post(StaffConfirm, h_staff_confirm),
         "/kiosk/enrol-ticket": Post(StaffTicket, h_staff_ticket),
+        "/handoff": Post(HandoffPut, h_handoff),
+        "/handoff/take": Post(HandoffTake, h_handoff_take),
     }
 
     # --- GET endpoints ----------------------------------------------------------------------
@@ -229,9 +240,7 @@ def build(settings: Settings) -> ApiParts:
 
     async def key_set(request: Request) -> Response:
         def work(name: str) -> Response:
-            site = store.site(name)
-            gens = [g for g in (site.key_generation, site.key_generation - 1) if g >= 1]
-            body = jwks([store.keys.signing_key(site.name, g) for g in gens])
+            body = handoff.site_keys(store, store.site(name))
             return JSONResponse(body, headers={"Cache-Control": "public, max-age=300"})
         return await site_get(request, work)
 

@@ -79,6 +79,9 @@ FIELDS: dict[str, dict[str, Any]] = {
     "field": {"type": "string", "maxLength": p.MAX_FIELD_CHARS},
     "code": {"type": "string", "maxLength": 40,
              "description": "a desk code: letters and digits, spaces and dashes ignored"},
+    "handoff": _b64(p.HANDOFF_BYTES),
+    "outcome": {"type": "string", "enum": list(p.HANDOFF_OUTCOMES)},
+    "state": {"type": "string", "enum": list(p.HANDOFF_STATES)},
 }
 # PasswordVerify accepts any length up to the maximum (a wrong one fails like a wrong password)
 _OVERRIDES = {("PasswordVerify", "password"): {"type": "string",
@@ -140,6 +143,10 @@ POSTS: dict[str, tuple[str, str, tuple[int, ...], str]] = {
                      "A staff member confirms the person at a kiosk (kiosk token)"),
     "/kiosk/enrol-ticket": ("StaffTicket", "DeskTicket", (401, 403, 404, 429),
                             "An enrolment ticket for a kiosk, for a staff code (kiosk token)"),
+    "/handoff": ("HandoffPut", "Handoff", (401, 403, 404, 409, 429),
+                 "The widget pop-up's result (an assertion, or cancelled) for its frame"),
+    "/handoff/take": ("HandoffTake", "Handoff", (403, 404),
+                      "The widget frame takes its pop-up's result (once)"),
 }
 
 

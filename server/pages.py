@@ -4,7 +4,11 @@
 password) immediately, in the person's language, with no JavaScript needed for the notice
 or the password path: the password forms post here and are answered with a page. The face
 path is Python in the browser (``pyapp.browser.app``), which takes over the same page once
-it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page.
+it has loaded. ``embed=<origin>`` marks the page as the widget inside a business's page
+(compact: the choice first, the notice one tap away); with ``popup=1`` it is that widget's
+first-party pop-up instead (docs/widget.md), which hands its result to the frame through
+``server.handoff``. ``/widget/widget.js`` is the business's script, with the widget's part
+of the protocol (``protocol.widget_glue``) written into it.
 
 An enrolment ticket never travels in a URL (query strings end up in access logs and
 Referer headers): the widget puts it after the ``#``, which browsers do not send, the page's
@@ -39,6 +43,7 @@ DOCS_DIR = ROOT / "docs"
 ACTIONS = ("auto", "enrol", "verify")
 FORM = "application/x-www-form-urlencoded"
 DEMO_SITE = "demo"
+WIDGET_PLACEHOLDER = "/* protocol.widget_glue() */ {}"
 DOCS = {"security.md": "what the protected templates protect, the threats, and the limits",
         "api.md": "the API, the storage, the limits and the keys",
         "widget.md": "embedding the widget in a business's page",
@@ -64,8 +69,10 @@ class Context:
     lang: str
     action: str
     embed: str | None  # the embedding page's origin, when shown in the widget
+    popup: bool = False  # the widget's first-party pop-up (the result goes to its frame)
     theme: tuple[tuple[str, str], ...] = ()  # checked theme values (none: the default look)
     ticket: str | None = None  # an enrolment ticket from the site's backend (new accounts)
+    nonce: str | None = None  # the widget's nonce, carried through a form post (never a URL)
 
     @property
     def theme_query(self) -> str:
@@ -75,13 +82,15 @@ class Context:
     def link_query(self) -> dict[str, str]:
         """The parameters that recreate this page in a link (never a ticket)."""
         values = {"site": self.site, "user": self.user, "lang": self.lang,
-                  "action": self.action, **({"embed": self.embed} if self.embed else {})}
+                  "action": self.action, **({"embed": self.embed} if self.embed else {}),
+                  **({"popup": "1"} if self.popup else {})}
         return {**values, **{f"theme-{k}": v for k, v in self.theme}}
 
     @property
     def query(self) -> dict[str, str]:
         """The fields the page's forms post back (the ticket travels in their bodies)."""
-        return {**self.link_query, **({"ticket": self.ticket} if self.ticket else {})}
+        return {**self.link_query, **({"ticket": self.ticket} if self.ticket else {}),
+                **({"nonce": self.nonce} if self.nonce else {})}
 
 class AppPages:
     def __init__(self, web_dir: Path, services: Services,
@@ -89,6 +98,7 @@ class AppPages:
         self.services = services
         self.page_values = page_values
         self.face_pipeline = face_pipeline
+        self.web_dir = web_dir
         self.env = Environment(loader=FileSystemLoader(web_dir / "templates"),
                                autoescape=select_autoescape(["html"]), trim_blocks=True,
                                lstrip_blocks=True)
@@ -98,7 +108,15 @@ class AppPages:
                 Route("/docs/{name}", self.doc, methods=["GET"]),
                 Route("/app", self.redirect), Route("/app/", self.page, methods=["GET"]),
                 Route("/app/password", self.password, methods=["POST"]),
-                Route("/app/theme.css", self.theme_css, methods=["GET"])]
+                Route("/app/theme.css", self.theme_css, methods=["GET"]),
+                Route("/widget/widget.js", self.widget_script, methods=["GET"])]
+
+    async def widget_script(self, request: Request) -> Response:
+        """The business's script, with the widget's part of the protocol written in."""
+        text = (self.web_dir / "widget" / "widget.js").read_text(encoding="utf-8")
+        text = text.replace(WIDGET_PLACEHOLDER, json.dumps(protocol.widget_glue()), 1)
+        return Response(text, media_type="text/javascript; charset=utf-8",
+                        headers={"Cache-Control": "no-cache"})
 
     async def theme_css(self, request: Request) -> Response:
         return Response(theme.stylesheet(theme.parse(request.query_params)),
@@ -138,22 +156,38 @@ class AppPages:
             protocol.check_origin(embed, "embed")
             if embed not in self.services.origins(site):
                 raise ProtocolError("embed", "this page may not be embedded there")
+        popup = values.get("popup") or None
+        if popup not in (None, "1") or (popup and embed is None):
+            raise ProtocolError("popup", "must be 1, and only with embed")
         ticket = values.get("ticket") or None
         if ticket is not None and not form:
             raise ProtocolError("ticket", "belongs after the # of the address (...#ticket=...), "
                                           "never in its query, which servers log")
         if ticket is not None:
             protocol.b64decode(ticket, "ticket", protocol.TICKET_BYTES)
-        return Context(site, user, lang, action, embed, tuple(theme.parse(values).items()),
-                       ticket)
+        nonce = values.get("nonce") or None if form and embed else None
+        if nonce is not None and not protocol.WIDGET_NONCE.fullmatch(nonce):
+            raise ProtocolError("nonce", "is not a widget nonce")
+        return Context(site, user, lang, action, embed, bool(popup),
+                       tuple(theme.parse(values).items()), ticket, nonce)
 
     # --- pages ---------------------------------------------------------------------------------
     async def page(self, request: Request) -> Response:
         try:
             ctx = self.context(request.query_params, request.headers.get("accept-language"))
+            self.check_popup(request, ctx)
         except ProtocolError as exc:
             return self.problem(request, "bad_link", str(exc), 400)
         return await self.render(request, ctx, screen="choice")
+
+    @staticmethod
+    def check_popup(request: Request, ctx: Context) -> None:
+        """A pop-up hands its result to whoever knows the secret after its ``#``: only an
+        OwnFace page (the widget's frame) may open one, never another site's page, which
+        would choose the secret itself and collect the person's assertion. Browsers say
+        who started a navigation in ``Sec-Fetch-Site``, and scripts cannot change it."""
+        if ctx.popup and request.headers.get("sec-fetch-site") != "same-origin":
+            raise ProtocolError("popup", "opens only from the widget (use the business's page)")
 
     async def read_form(self, request: Request) -> dict[str, str]:
         """An HTML form post (urlencoded), size-capped like every other request body."""
@@ -178,6 +212,7 @@ class AppPages:
             return self.problem(request, "bad_link", str(exc), 400)
         try:
             ctx = self.context(form, request.headers.get("accept-language"), form=True)
+            self.check_popup(request, ctx)
             kind = form.get("kind")
             if kind not in {"verify", "set"}:
                 raise ProtocolError("kind", "must be verify or set")
@@ -207,6 +242,16 @@ class AppPages:
                      "password": password, **({"ticket": ctx.ticket} if ctx.ticket else {})})
                 await run_in_threadpool(self.services.password_set, saved, address, origin)
                 outcome = {"ok": True, "kind": "set"}
+                # a new password signs its holder in: the business gets "verified" as well
+                req = protocol.PasswordVerify.parse(
+                    {"v": protocol.VERSION, "site": ctx.site, "user": ctx.user,
+                     "password": password})
+                verified = await run_in_threadpool(self.services.password_verify, req,
+                                                   address, origin)
+                if verified is not None:
+                    outcome["emit"] = {"type": "verified", "method": verified.method,
+                                       "assertion": verified.assertion}
+                    outcome["session"] = protocol.b64encode(verified.session)
         except ProtocolError as exc:
             outcome = {"ok": False, "kind": kind, "problem": "weak", "why": str(exc),
                        "code": "bad_request"}
@@ -256,6 +301,9 @@ class AppPages:
                                  "mode": notice.storage_mode,
                                  "pipeline": self.face_pipeline,
                                  "liveness": notice.liveness}),
+            widget_data=json.dumps({**protocol.widget_glue(), "popup": ctx.popup,
+                                    "given": ctx.nonce})
+            if ctx.embed else None,
             other_language=i18n.text(other, "language_name"))
         return HTMLResponse(html, headers=self.frame_headers(ctx))
 

@@ -183,6 +183,19 @@ attempts = Table(
     Column("last_success", Float, nullable=False, server_default="0"),
 )
 
+# A widget pop-up's result for the frame that opened it (``server.handoff``): the sha256 of
+# the frame's secret, the outcome and, when verified, the assertion (itself valid for two
+# minutes), given to the frame once, and gone after ``HANDOFF_SECONDS`` anyway.
+handoffs = Table(
+    "handoffs", metadata,
+    Column("digest", LargeBinary(32), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("method", String(8), nullable=True),
+    Column("assertion", Text, nullable=True),
+    Column("expires_at", Float, nullable=False, index=True),
+)
+
 audit = Table(
     "audit", metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),

@@ -24,7 +24,8 @@ REQUEST_MESSAGES: tuple[type[protocol.Message], ...] = tuple(
     if isinstance(cls, type) and issubclass(cls, protocol.Message) and cls is not protocol.Message
     and cls.__name__ in {"ConsentGrant", "ChallengeRequest", "EvaluateRequest", "EnrolRequest",
                          "VerifyRequest", "Withdraw", "Erase", "PasswordSet", "PasswordVerify",
-                         "PasswordChange", "DeskCode", "StaffConfirm", "StaffTicket"}
+                         "PasswordChange", "DeskCode", "StaffConfirm", "StaffTicket",
+                         "HandoffPut", "HandoffTake"}
 )
 
 
@@ -38,6 +39,7 @@ class Seen:
 
 FORM_PATH = "/app/password"  # the password path's plain HTML form (works without script)
 FORM_FIELDS = {"site", "user", "lang", "action", "embed", "kind", "password", "ticket",
+               "nonce", "popup",
                *(f"theme-{n}" for n in ("accent", "accent-text", "text", "muted", "background",
                                         "surface", "radius"))}
 

@@ -22,9 +22,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from server import assets, db, defaults, sites
+from server import assets, db, defaults, keys, sites
 from server.app import create_app
+from server.demo import create_backend, fetch_jwks
 from server.settings import ROOT, Settings
+from server.shop import create_shop
 from server.static import StaticFiles
 from tests.browser.audit import NetworkAudit
 from tests.browser.y4m import write_y4m
@@ -112,6 +114,7 @@ def pyodide_suite() -> list[str]:
     return [p.relative_to(ROOT).as_posix() for p in files]
 
 
+SHOP_SITE = "shop"  # the Example Shop's site: enrolment tickets required
 FRAMES: dict[str, bytes] = {}  # raw RGBA frames tests hand to in-browser harnesses
 
 
@@ -152,6 +155,25 @@ def live_server(app_settings: Settings) -> Iterator[LiveServer]:
     app.router.routes[0:0] = [*test_routes(), pages]
     with LiveServer(app, app_settings.port) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def shop(live_server: LiveServer, demo_port: int, app_settings: Settings) -> Iterator[str]:
+    """The Example Shop on its own origin, for a site that requires enrolment tickets: every
+    first face or password below goes through the ticket its page gives the widget."""
+    shop_origin = f"http://localhost:{demo_port}"
+    engine = db.make_engine(app_settings.database)
+    sites.add_site(engine, SHOP_SITE, [live_server.url, shop_origin], enrol_tickets=True,
+                   liveness="off")  # (fake cameras: see app_settings)
+    for language, text in defaults.NOTICES.items():
+        sites.set_notice(engine, SHOP_SITE, language, text)
+    engine.dispose()
+    backend = create_backend(SHOP_SITE, live_server.url,
+                             lambda: fetch_jwks(live_server.url, SHOP_SITE))
+    ticket_key = keys.load(app_settings).ticket_key(SHOP_SITE)
+    with LiveServer(create_shop(live_server.url, SHOP_SITE, backend, ticket_key=ticket_key),
+                    demo_port):
+        yield shop_origin
 
 
 @pytest.fixture(scope="session")

@@ -193,3 +193,50 @@ def walk_refused(url: str, lang: str, user: str, page: Any, at: At) -> None:
     page.click("#start")
     assert outcome(page) == "liveness_passive", page.text_content("#face-result")
     at("face-liveness-refused", page)
+WIDGET_SIZES = {"phone": (360, 740), "laptop": (1280, 900)}
+WidgetAt = Callable[[str, Any, Any], None]  # (screen, the page to picture, the OwnFace document)
+
+
+def widget_frame(page: Any, ownface: str) -> Any:
+    """The OwnFace frame inside the business's page."""
+    page.wait_for_function("(origin) => document.querySelector('ownface-verify')?.shadowRoot"
+                           "?.querySelector('iframe')?.src.startsWith(origin)", arg=ownface)
+    return next(f for f in page.frames if f.url.startswith(ownface))
+
+
+def walk_widget(ownface: str, shop: str, lang: str, user: str, context: Any, size: str,
+                at: WidgetAt) -> None:
+    """The widget in the Example Shop, in Chromium's default settings (no frame storage):
+    the compact choice, the notice opened, the password form, the frame waiting for the
+    pop-up, and the pop-up itself. ``at(name, page, frame)`` gets the shop's page and the
+    OwnFace document shown (the frame's, or the pop-up's)."""
+    page = context.new_page()
+    width, height = WIDGET_SIZES[size]
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(f"{shop}/?user={user}&lang={lang}")
+    page.wait_for_function("() => document.getElementById('events').textContent"
+                           ".includes('ready')")
+    frame = widget_frame(page, ownface)
+    frame.wait_for_function("() => document.getElementById('ownface-app').dataset.facePath")
+    page.wait_for_timeout(300)  # the frame's height follows its content
+    at(f"widget-{size}-choice", page, frame)
+    frame.click("details.notice summary")
+    page.wait_for_timeout(300)
+    at(f"widget-{size}-notice", page, frame)
+    frame.click("#choose-password")
+    page.wait_for_timeout(300)
+    at(f"widget-{size}-password", page, frame)
+    frame.click("#password a[href='#choice']")
+    with context.expect_page() as opened:
+        frame.click("#choose-face")
+    popup = opened.value
+    popup.set_viewport_size({"width": min(width, 520), "height": 760})
+    popup.wait_for_load_state("load")
+    frame.wait_for_selector("#popup-status[data-state=waiting]", state="attached")
+    page.wait_for_timeout(300)
+    at(f"widget-{size}-waiting", page, frame)
+    at(f"widget-{size}-popup", popup, popup.main_frame)
+    popup.click("#popup-cancel")
+    page.wait_for_function("() => document.getElementById('events').textContent"
+                           ".includes('cancelled')", timeout=30_000)
+    page.close()

@@ -17,11 +17,13 @@ from server.settings import Settings
 from tests.browser.audit import NetworkAudit
 from tests.browser.conftest import LiveServer
 from tests.browser.screens import (
+    WIDGET_SIZES,
     add_pad_site,
     attack_frame,
     walk_face,
     walk_pages,
     walk_refused,
+    walk_widget,
 )
 
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -94,4 +96,32 @@ def test_face_screens(live_server: LiveServer, launch_with_camera: Callable[...,
                  checker(app_settings, found, lang))
     assert len(found) == 9
     assert {k: v for k, v in found.items() if v} == {}
+    audit.check()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_widget_screens(live_server: LiveServer, shop: str, browser: Any,
+                        app_settings: Settings, audit: NetworkAudit, lang: str) -> None:
+    """The widget in a business's page (the Example Shop) at 360 and 1280 px, and its
+    pop-up: axe in the OwnFace documents, and nothing wider than the phone."""
+    found: dict[str, list[str]] = {}
+    axe = checker(app_settings, found, lang)
+    too_wide: list[str] = []
+
+    def at(name: str, page: Any, document: Any) -> None:
+        axe(name, document)
+        if document.evaluate("document.documentElement.scrollWidth > "
+                             "document.documentElement.clientWidth"):
+            too_wide.append(name)
+
+    context = browser.new_context()
+    audit.attach(context)
+    for size in WIDGET_SIZES:
+        walk_widget(live_server.url, shop, lang, f"axe-widget-{lang}-{size}", context,
+                    size, at)
+    context.close()
+    assert len(found) == 5 * len(WIDGET_SIZES)
+    assert {k: v for k, v in found.items() if v} == {}
+    assert too_wide == []
     audit.check()

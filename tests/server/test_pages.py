@@ -68,6 +68,8 @@ def test_language_follows_the_browser_and_can_be_switched(client: TestClient) ->
     ("site=demo&user=alice&embed=https://evil.example", 400),
     ("site=demo&user=alice&embed=javascript:alert(1)", 400),
     ("site=demo&user=alice&ticket=bm90LWEtdGlja2V0", 400),
+    ("site=demo&user=alice&popup=1", 400),  # a pop-up belongs to a widget
+    (f"site=demo&user=alice&embed={SHOP}&popup=yes", 400),
 ])
 def test_bad_links_get_a_clear_page(client: TestClient, query: str, status: int) -> None:
     r = client.get(f"/app/?{query}")
@@ -82,6 +84,43 @@ def test_only_the_sites_origins_may_frame_the_widget(client: TestClient) -> None
     ancestors = csp.split("frame-ancestors")[1].split(";")[0].split()
     assert sorted(ancestors) == sorted(["'self'", ORIGIN, SHOP])
     assert r.headers["cross-origin-resource-policy"] == "cross-origin"
+
+
+def test_the_widget_is_compact_and_knows_the_widget_protocol(client: TestClient) -> None:
+    framed = client.get(f"/app/?site=demo&user=alice&embed={SHOP}").text
+    assert 'class="app embedded compact"' in framed
+    assert '<details class="notice" lang="en">' in framed  # the notice: one tap away
+    assert "<summary>Privacy details</summary>" in framed  # and the request log too
+    assert 'id="popup"' in framed and "data-popup-note=" in framed
+    glue = json.loads(framed.split('id="ownface-widget">')[1].split("</script>")[0])
+    assert glue == {**protocol.widget_glue(), "popup": False, "given": None}
+    popup = client.get(f"/app/?site=demo&user=alice&embed={SHOP}&popup=1",
+                       headers={"Sec-Fetch-Site": "same-origin"}).text
+    assert 'class="app popup"' in popup and 'id="popup-cancel"' in popup
+    assert '<article class="notice"' in popup  # a whole page: the notice in full
+    assert 'id="popup"' not in popup
+    page = client.get("/app/?site=demo&user=alice").text
+    assert 'id="ownface-widget"' not in page and "compact" not in page
+
+
+@pytest.mark.parametrize("started_by", [None, "cross-site", "same-site", "none"])
+def test_only_an_ownface_page_opens_the_pop_up(client: TestClient, started_by: str | None
+                                               ) -> None:
+    """Another site's page opening the pop-up would choose its hand-off secret itself."""
+    headers = {"Sec-Fetch-Site": started_by} if started_by else {}
+    r = client.get(f"/app/?site=demo&user=alice&embed={SHOP}&popup=1", headers=headers)
+    assert r.status_code == 400 and "popup" in r.text
+    r = client.post("/app/password", data=form(kind="verify", password="x" * 10,
+                                               embed=SHOP, popup="1"),
+                    headers={"Origin": ORIGIN, **headers})
+    assert r.status_code == 400 and "data-emit" not in r.text
+
+
+def test_the_widget_script_carries_the_widget_protocol(client: TestClient) -> None:
+    r = client.get("/widget/widget.js", headers={"Origin": SHOP})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert f"const PROTOCOL = {json.dumps(protocol.widget_glue())};" in r.text
 
 
 def test_theme_values_are_checked_and_unreadable_pairs_dropped() -> None:
@@ -104,6 +143,8 @@ def test_password_forms_set_and_verify(client: TestClient) -> None:
     saved = client.post("/app/password", data=form(kind="set", password="amber-tiger-lake-93"),
                         headers={"Origin": ORIGIN})
     assert "password is saved" in saved.text
+    assert '&#34;type&#34;: &#34;verified&#34;' in saved.text  # a new password signs in
+    assert "data-session" in saved.text
     wrong = client.post("/app/password", data=form(kind="verify", password="amber-tiger-lake"),
                         headers={"Origin": ORIGIN})
     assert "did not work" in wrong.text and "data-emit" not in wrong.text

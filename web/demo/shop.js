@@ -10,9 +10,12 @@ function log(text) {
   events.append(item);
 }
 
-for (const type of ["verified", "declined", "fallback", "withdrawn", "error"]) {
+const said = (detail) => (detail && (detail.method || detail.face || detail.reason)) || "";
+for (const type of ["ready", "verified", "cancelled", "fallback", "error", "declined",
+  "withdrawn"]) {
   widget.addEventListener(type, async (event) => {
-    log(`event: ${type}${event.detail && event.detail.method ? ` (${event.detail.method})` : ""}`);
+    const what = said(event.detail);
+    log(`event: ${type}${what ? ` (${what})` : ""}`);
     if (type !== "verified") return;
     const response = await fetch("/login", {
       method: "POST",

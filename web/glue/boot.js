@@ -25,8 +25,10 @@ const status = (stage, detail = {}) =>
 window.ownfaceGlue = Object.assign(window.ownfaceGlue || {}, { camera, manifest });
 
 // PyScript keeps state in IndexedDB, and templates live in localStorage. Inside a frame of
-// another site, some browsers deny storage (private windows, strict tracking protection):
-// then the face path cannot run there, and the page says so instead of hanging.
+// another site, some browsers deny storage (Chromium by default, private windows, strict
+// tracking protection), and a frame in a page that is not cross-origin isolated gets no
+// SharedArrayBuffer for Python's worker: then the face path cannot run here, and the page
+// says why at once ("unavailable"; the widget then offers its pop-up), else "usable".
 const storageUsable = (async () => {
   try {
     localStorage.getItem("ownface/probe");
@@ -40,6 +42,8 @@ const storageUsable = (async () => {
     return false;
   }
 })();
+const missing = storageUsable.then((ok) => (!ok ? "storage"
+  : (window.crossOriginIsolated ? null : "isolation")));
 
 // The face path's files (manifest.downloads: groups of [url, bytes sent, bytes], Python's
 // first), fetched into the HTTP cache, where the worker then finds them; the bytes still to
@@ -98,8 +102,9 @@ let started = false;
 async function start() {
   if (started) return;
   started = true;
-  if (!(await storageUsable)) {
-    status("unavailable", { reason: "storage" });
+  const reason = await missing;
+  if (reason) {
+    status("unavailable", { reason });
     return;
   }
   status("runtime");
@@ -155,9 +160,14 @@ function whenNeeded() {
 }
 
 if (script.dataset.start === "when-needed") {
-  // the widget's host page learns at once when the face path cannot work in this frame
-  if (!(await storageUsable)) status("unavailable", { reason: "storage" });
-  else whenNeeded();
+  // the widget's host page learns at once whether the face path can work in this frame
+  const reason = await missing;
+  if (reason) {
+    status("unavailable", { reason });
+  } else {
+    status("usable");
+    whenNeeded();
+  }
 } else {
   start();
 }
