@@ -38,7 +38,9 @@ def summarise(events: list[dict[str, Any]]) -> dict[str, Any]:
     password = {e["subject"] for e in events if e["event"] == "password_set"}
     set_up = enrolled | password
     chose_password = password - enrolled
-    logins = Counter(e["detail"] for e in events if e["event"] == "verified")
+    # a login's detail is its method, then for a face the liveness check reported
+    logins = Counter((e["detail"] or "").split(" ")[0] or None for e in events
+                     if e["event"] == "verified")
     total_logins = sum(logins.values())
     return {
         "events": dict(sorted(kinds.items())),

@@ -65,6 +65,7 @@ FIELDS: dict[str, dict[str, Any]] = {
     "text": {"type": "string", "minLength": 1, "maxLength": p.MAX_NOTICE_CHARS},
     "storage_mode": {"type": "string", "enum": list(p.STORAGE_MODES)},
     "pipeline": {"type": "string", "enum": list(p.PIPELINES)},
+    "liveness": {"type": "string", "enum": list(p.LIVENESS_POLICIES)},
     "method": {"type": "string", "enum": list(p.METHODS)},
     "assertion": {"type": "string", "maxLength": p.MAX_ASSERTION_CHARS,
                   "pattern": f"^{p._JWS.pattern}$", "description": "compact JWS (JWT)"},

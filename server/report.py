@@ -61,9 +61,12 @@ def site_report(store: Store, site: Site) -> dict[str, Any]:
         here = audit.c.site_id == site.id
         events: dict[str, int] = dict(conn.execute(  # type: ignore[arg-type]
             select(audit.c.event, func.count()).where(here).group_by(audit.c.event)).all())
-        methods: dict[str | None, int] = dict(conn.execute(  # type: ignore[arg-type]
-            select(audit.c.detail, func.count()).where(here, audit.c.event == "verified")
-            .group_by(audit.c.detail)).all())
+        methods: dict[str | None, int] = {}
+        for detail, count in conn.execute(  # a face login's detail also names its liveness
+                select(audit.c.detail, func.count()).where(here, audit.c.event == "verified")
+                .group_by(audit.c.detail)).all():
+            method = (detail or "").split(" ")[0] or None
+            methods[method] = methods.get(method, 0) + int(count)
         pad = pad_policy(conn, site)
         conn.rollback()
     people = int(faces[0])

@@ -13,7 +13,7 @@ from tests.server.conftest import FakeClock, add_site, make_app, make_settings
 
 def test_kiosk_pages(tmp_path: Path, clock: FakeClock) -> None:
     url = f"sqlite:///{tmp_path / 'o.db'}"
-    add_site(url, "front", mode="portable")
+    add_site(url, "front", mode="portable", liveness="passive+active")
     add_site(url, "shop", mode="device")
     (tmp_path / "web" / "templates").mkdir(parents=True)
     root = Path(__file__).resolve().parents[2] / "web" / "templates"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from pyapp import protocol
+from pyapp import i18n, protocol
 from server import db, defaults, keys, sites, theme
 from server.app import create_app
 from server.notices import PARAGRAPHS
@@ -90,7 +90,7 @@ def test_the_widget_is_compact_and_knows_the_widget_protocol(client: TestClient)
     framed = client.get(f"/app/?site=demo&user=alice&embed={SHOP}").text
     assert 'class="app embedded compact"' in framed
     assert '<details class="notice" lang="en">' in framed  # the notice: one tap away
-    assert "<summary>Privacy details</summary>" in framed  # and the request log too
+    assert f"<summary>{i18n.text('en', 'privacy_details')}</summary>" in framed  # the log too
     assert 'id="popup"' in framed and "data-popup-note=" in framed
     glue = json.loads(framed.split('id="ownface-widget">')[1].split("</script>")[0])
     assert glue == {**protocol.widget_glue(), "popup": False, "given": None}

@@ -27,7 +27,7 @@ def test_report_counts_and_the_filing_threshold(server: tuple[Api, str]) -> None
     assert got["consents"] == {"given": 1, "withdrawn": 1, "active": 0,
                                "ended_by_retention": 0}
     assert got["verifications"] == {"face": 2} and got["alternatives_used"] == 0
-    assert got["pad_policy"] == "passive" and got["retention_days"] == 365
+    assert got["pad_policy"] == "off" and got["retention_days"] == 365  # (add_site: off)
     assert got["filing"]["status"] == "below"
     assert "user" not in str(got) and "alice" not in str(got)
 
@@ -48,7 +48,8 @@ def test_cli_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("OWNFACE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("OWNFACE_SERVER_KEY", SERVER_KEY)
-    add_site(f"sqlite:///{tmp_path / 'ownface.db'}", mode="portable")
+    add_site(f"sqlite:///{tmp_path / 'ownface.db'}", mode="portable",
+             liveness="passive+active")
     assert sites.main(["set-retention", "shop", "--days", "180"]) == 0
     assert sites.main(["set-kiosk", "shop", "--identity", "code", "--alternative",
                        "staff"]) == 0
