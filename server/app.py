@@ -71,7 +71,8 @@ def _page_values(settings: Settings) -> Callable[[], dict[str, Any]]:
         mtime = path.stat().st_mtime_ns if path.is_file() else None
         if mtime != cache["mtime"]:
             manifest = assets.read_manifest(settings) if mtime else {}
-            cache["values"] = {**manifest, "manifest": json.dumps(manifest)}
+            cache["values"] = {**manifest, "manifest": json.dumps(manifest),
+                               "manifest_pad": json.dumps(assets.with_pad(manifest))}
             cache["mtime"] = mtime
         return dict(cache["values"])
 

@@ -337,6 +337,15 @@ def _sizes(assets: Path, url: str) -> tuple[str, int, int]:
     return url, brotli.stat().st_size if brotli.is_file() else size, size
 
 
+def with_pad(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest for pages of sites that check liveness: PAD's models join the face
+    path's early downloads."""
+    if not manifest.get("downloads"):
+        return manifest
+    *first, models = manifest["downloads"]
+    return {**manifest, "downloads": [*first, [*models, *manifest.get("pad_downloads", [])]]}
+
+
 def read_manifest(settings: Settings) -> dict[str, Any]:
     path = settings.assets_dir / MANIFEST
     if not path.is_file():

@@ -266,10 +266,8 @@ class AppPages:
         """The asset manifest for a page: the face path's early downloads include the
         presentation-attack models when the site checks liveness."""
         values = self.page_values()
-        manifest = json.loads(values.get("manifest") or "{}")
-        if liveness != "off" and manifest.get("downloads"):
-            manifest["downloads"][-1] += manifest.get("pad_downloads", [])
-            values["manifest"] = json.dumps(manifest)
+        if liveness != "off" and "manifest_pad" in values:
+            values["manifest"] = values["manifest_pad"]  # (made once per manifest: server/app)
         return values
 
     async def render(self, request: Request, ctx: Context, *, screen: str,

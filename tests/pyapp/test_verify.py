@@ -52,16 +52,22 @@ def test_another_person_is_not_matched_or_refused() -> None:
     assert "NotMatched" in outcomes
 
 
-def test_a_signature_cannot_be_replayed() -> None:
-    server, template, faces = enrolled()
-    captured: list[protocol.VerifyRequest] = []
+def sent_verifications(server: StandInServer) -> list[protocol.VerifyRequest]:
+    """Every verify request the server receives from now on, in order."""
+    sent: list[protocol.VerifyRequest] = []
     original = server.verify
 
     async def spy(request: protocol.VerifyRequest) -> protocol.Verified:
-        captured.append(request)
+        sent.append(request)
         return await original(request)
 
     server.verify = spy  # type: ignore[method-assign]
+    return sent
+
+
+def test_a_signature_cannot_be_replayed() -> None:
+    server, template, faces = enrolled()
+    captured = sent_verifications(server)
     run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice", origin=ORIGIN,
                api=server, template=template))
     with pytest.raises(Refused):  # the challenge is spent
@@ -124,14 +130,7 @@ def test_a_liveness_refusal_goes_through_the_server_like_a_mismatch() -> None:
     with a random key (the server sees and counts an ordinary failed verification, with the
     policy that ran) and the person gets the refusal, never a match."""
     server, template, faces = enrolled()
-    sent: list[protocol.VerifyRequest] = []
-    original = server.verify
-
-    async def spy(request: protocol.VerifyRequest) -> protocol.Verified:
-        sent.append(request)
-        return await original(request)
-
-    server.verify = spy  # type: ignore[method-assign]
+    sent = sent_verifications(server)
     refusal = LivenessRefused("passive")
     with pytest.raises(LivenessRefused) as info:
         run(verify(faces[1], scheme=synthetic_scheme(), site="shop", user="alice",

@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from pyapp import i18n, protocol
-from server import db, defaults, keys, sites, theme
+from server import assets, db, defaults, keys, sites, theme
 from server.app import create_app
 from server.notices import PARAGRAPHS
 from server.pages import AppPages
@@ -220,7 +220,8 @@ def test_a_page_of_a_site_that_checks_liveness_fetches_the_pad_models_early(
     """The glue's early downloads (and the bytes it shows) include the PAD models only when
     the site's policy runs them; the manifest itself is not changed for the next page."""
     manifest = {"downloads": [[["py", 1, 1]], [["model", 2, 2]]], "pad_downloads": [["pad", 3, 3]]}
-    values = {"manifest": json.dumps(manifest)}
+    values = {"manifest": json.dumps(manifest),
+              "manifest_pad": json.dumps(assets.with_pad(manifest))}
     pages = AppPages(tmp_path, None, lambda: dict(values))  # type: ignore[arg-type]
 
     def early(liveness: str) -> list[str]:
